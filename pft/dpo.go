@@ -1,0 +1,196 @@
+package pft
+
+import (
+	"fmt"
+)
+
+// Direct Preference Optimisation (Rafailov et al. 2023) and IPO (Azar et al. 2023).
+//
+// For a preference pair (x, y⁺, y⁻) define the log-ratio difference
+//
+//	h = [log π(y⁺|x) − log π_ref(y⁺|x)] − [log π(y⁻|x) − log π_ref(y⁻|x)]
+//
+// (TRL calls h "logits"). The losses, averaged over the batch of n pairs, are
+//
+//	sigmoid (DPO):  ℓ = −log σ(β h)
+//	cDPO:           ℓ = −(1−ε) log σ(β h) − ε log σ(−β h)   (ε = label_smoothing)
+//	ipo:            ℓ = (h − 1/(2β))²
+//
+// with L = (1/n) Σ_i ℓ_i. DPO is the paper's offline PFT objective with the
+// regularised local reward r_π = β log π/π_ref plugged into the Bradley–Terry
+// likelihood (paper §1.3); cDPO assumes labels are flipped with probability ε.
+//
+// IPO and token counts. TRL divides every IPO log-prob — policy and reference,
+// chosen and rejected — by its completion's token count before forming h
+// (DPOTrainer.concatenated_forward: `if "ipo" in self.loss_type: all_logps /=
+// loss_mask.sum(-1)`). Our inputs are sums, so IPO needs ChosenTokens and
+// RejectedTokens and forms h from per-token means, matching TRL; β keeps TRL's
+// meaning (IPO's τ) under that normalisation. For the sequence-sum form of the IPO
+// paper pass token counts of 1. The reward and logps metrics of IPO are computed
+// on the same per-token means, as TRL's are.
+//
+// Gradients. With g_i = dℓ_i/dh_i,
+//
+//	sigmoid/cDPO: g = −β[(1−ε) σ(−β h) − ε σ(β h)]
+//	ipo:          g = 2 (h − 1/(2β))
+//
+// and d L / d log π(y⁺_i|x_i) = g_i / (n·c⁺_i), d L / d log π(y⁻_i|x_i) = −g_i / (n·c⁻_i),
+// where c = 1 for DPO and c = token count for IPO. The reference log-probs get no
+// gradient (π_ref is frozen).
+
+// DPO loss types, spelled as TRL's loss_type.
+const (
+	DPOSigmoid = "sigmoid"
+	DPOIPO     = "ipo"
+)
+
+// DPOConfig holds the DPO hyper-parameters (TRL DPOConfig names).
+type DPOConfig struct {
+	Beta           float64 // β > 0; TRL default 0.1, the paper uses 0.05
+	LossType       string  // DPOSigmoid (default when empty) or DPOIPO
+	LabelSmoothing float64 // ε ∈ [0, 0.5), sigmoid only; 0 is plain DPO
+}
+
+// PreferenceBatch holds the sequence log-probs of n preference pairs. Log-probs
+// are sums over completion tokens; token counts are needed only for IPO.
+type PreferenceBatch struct {
+	Chosen, Rejected       []float64 // log π(y⁺|x), log π(y⁻|x)
+	RefChosen, RefRejected []float64 // log π_ref(y⁺|x), log π_ref(y⁻|x)
+	ChosenTokens           []int     // |y⁺| (IPO)
+	RejectedTokens         []int     // |y⁻| (IPO)
+}
+
+// DPOLoss computes the DPO/cDPO/IPO loss of a batch, its gradients on the
+// policy's sequence log-probs, and TRL's DPO metrics:
+//
+//	loss
+//	rewards/chosen     mean β (log π − log π_ref)(y⁺)   (the implicit reward)
+//	rewards/rejected   mean β (log π − log π_ref)(y⁻)
+//	rewards/margins    mean of their difference (= β·mean h)
+//	rewards/accuracies fraction of pairs with reward(y⁺) > reward(y⁻) (strict, as TRL)
+//	logps/chosen       mean log π(y⁺|x)
+//	logps/rejected     mean log π(y⁻|x)
+func DPOLoss(cfg DPOConfig, b PreferenceBatch) (PairLoss, error) {
+	const what = "DPO"
+	lossType := cfg.LossType
+	if lossType == "" {
+		lossType = DPOSigmoid
+	}
+	if !(cfg.Beta > 0) {
+		return PairLoss{}, fmt.Errorf("%s: beta = %v, want > 0", what, cfg.Beta)
+	}
+	switch lossType {
+	case DPOSigmoid:
+		if cfg.LabelSmoothing < 0 || cfg.LabelSmoothing >= 0.5 {
+			return PairLoss{}, fmt.Errorf("%s: label_smoothing = %v, want in [0, 0.5)", what, cfg.LabelSmoothing)
+		}
+	case DPOIPO:
+		if cfg.LabelSmoothing != 0 {
+			return PairLoss{}, fmt.Errorf("%s: label_smoothing = %v applies only to loss_type %q", what, cfg.LabelSmoothing, DPOSigmoid)
+		}
+	default:
+		return PairLoss{}, fmt.Errorf("%s: loss_type %q, want %q or %q", what, lossType, DPOSigmoid, DPOIPO)
+	}
+	n := len(b.Chosen)
+	if n == 0 {
+		return PairLoss{}, fmt.Errorf("%s: empty batch", what)
+	}
+	for _, in := range []struct {
+		name string
+		xs   []float64
+	}{{"Chosen", b.Chosen}, {"Rejected", b.Rejected}, {"RefChosen", b.RefChosen}, {"RefRejected", b.RefRejected}} {
+		if err := checkSeq(what, in.name, in.xs, n); err != nil {
+			return PairLoss{}, err
+		}
+	}
+
+	// Per-token normalisation: c = 1 for DPO, the token count for IPO.
+	normChosen := make([]float64, n)
+	normRejected := make([]float64, n)
+	for i := range n {
+		normChosen[i], normRejected[i] = 1, 1
+	}
+	if lossType == DPOIPO {
+		for _, in := range []struct {
+			name   string
+			counts []int
+			norm   []float64
+		}{{"ChosenTokens", b.ChosenTokens, normChosen}, {"RejectedTokens", b.RejectedTokens, normRejected}} {
+			if len(in.counts) != n {
+				return PairLoss{}, fmt.Errorf("%s: loss_type ipo needs %s for per-token log-probs: len = %d, want %d", what, in.name, len(in.counts), n)
+			}
+			for i, c := range in.counts {
+				if c <= 0 {
+					return PairLoss{}, fmt.Errorf("%s: %s[%d] = %d, want > 0", what, in.name, i, c)
+				}
+				in.norm[i] = float64(c)
+			}
+		}
+	}
+
+	beta, eps := cfg.Beta, cfg.LabelSmoothing
+	out := PairLoss{GradChosen: make([]float64, n), GradRejected: make([]float64, n)}
+	var loss, rewChosen, rewRejected, accuracy, logpsChosen, logpsRejected float64
+	for i := range n {
+		chosen := b.Chosen[i] / normChosen[i]
+		rejected := b.Rejected[i] / normRejected[i]
+		chosenRatio := chosen - b.RefChosen[i]/normChosen[i]         // log π/π_ref (y⁺)
+		rejectedRatio := rejected - b.RefRejected[i]/normRejected[i] // log π/π_ref (y⁻)
+		h := chosenRatio - rejectedRatio
+
+		var l, g float64 // ℓ_i and dℓ_i/dh_i
+		switch lossType {
+		case DPOSigmoid:
+			// ℓ = −(1−ε) log σ(βh) − ε log σ(−βh)
+			l = -(1-eps)*logSigmoid(beta*h) - eps*logSigmoid(-beta*h)
+			g = -beta * ((1-eps)*sigmoid(-beta*h) - eps*sigmoid(beta*h))
+		case DPOIPO:
+			// ℓ = (h − 1/(2β))²
+			d := h - 1/(2*beta)
+			l = d * d
+			g = 2 * d
+		}
+		loss += l
+		out.GradChosen[i] = g / (float64(n) * normChosen[i])
+		out.GradRejected[i] = -g / (float64(n) * normRejected[i])
+
+		rc, rr := beta*chosenRatio, beta*rejectedRatio
+		rewChosen += rc
+		rewRejected += rr
+		if rc > rr {
+			accuracy++
+		}
+		logpsChosen += chosen
+		logpsRejected += rejected
+	}
+	nf := float64(n)
+	out.Loss = loss / nf
+	out.Metrics = Metrics{
+		"loss":               out.Loss,
+		"rewards/chosen":     rewChosen / nf,
+		"rewards/rejected":   rewRejected / nf,
+		"rewards/margins":    (rewChosen - rewRejected) / nf,
+		"rewards/accuracies": accuracy / nf,
+		"logps/chosen":       logpsChosen / nf,
+		"logps/rejected":     logpsRejected / nf,
+	}
+	return out, nil
+}
+
+// DPOImplicitReward is DPO's implicit verifier r(x, y) = β (log π(y|x) − log π_ref(y|x))
+// (sequence sums), the score to hand to BTEval or BestOfN when a DPO policy is
+// used as a reward model.
+func DPOImplicitReward(beta float64, logp, refLogp []float64) ([]float64, error) {
+	const what = "DPO implicit reward"
+	if err := checkSeq(what, "logp", logp, len(logp)); err != nil {
+		return nil, err
+	}
+	if err := checkSeq(what, "refLogp", refLogp, len(logp)); err != nil {
+		return nil, err
+	}
+	r := make([]float64, len(logp))
+	for i := range logp {
+		r[i] = beta * (logp[i] - refLogp[i])
+	}
+	return r, nil
+}

@@ -1,0 +1,265 @@
+package pft
+
+import (
+	"fmt"
+	"math"
+)
+
+// Group Relative Policy Optimisation (Shao et al. 2024, DeepSeekMath), as TRL's GRPOTrainer.
+//
+// Advantages. For each prompt sample G completions and score them r_1…r_G. Every
+// token of completion i gets the group-normalised advantage
+//
+//	A_i = (r_i − mean(r)) / (std(r) + 1e-4)      scale_rewards = "group" (TRL default)
+//	A_i = (r_i − mean(r)) / (std_batch(r) + 1e-4) scale_rewards = "batch"
+//	A_i =  r_i − mean(r)                          scale_rewards = "none" (Dr. GRPO)
+//
+// where mean is over the group and std is torch.std's Bessel-corrected sample std
+// (divisor G−1), exactly TRL's expression; so the group's advantages have mean 0
+// and sample std std/(std+1e-4) ≈ 1. A group whose rewards are all equal gets
+// A = 0 (counted in frac_reward_zero_std). No KL enters the reward: GRPO puts
+// it in the loss.
+//
+// Loss. Per token, with ρ_{i,t} = exp(log π(a_{i,t}|s_{i,t}) − log π_old(a_{i,t}|s_{i,t})),
+//
+//	ℓ_{i,t} = −min(ρ_{i,t} A_i, clip(ρ_{i,t}, 1−ε_low, 1+ε_high) A_i) + β k3_{i,t}
+//	k3_{i,t} = π_ref/π − 1 − log(π_ref/π)                         (kl.go)
+//
+// and the per-token terms are aggregated by loss_type:
+//
+//	"dapo" (TRL's current default): L = Σ_{i,t} ℓ_{i,t} / N_global, N_global = completion
+//	        tokens in the whole accumulated batch (num_items_in_batch), so that
+//	        micro-batch losses simply add up; token-level, no length bias.
+//	"bnpo": L = Σ_{i,t} ℓ_{i,t} / Σ_i |o_i| over this (local) batch; token-level.
+//	"grpo": L = (1/B) Σ_i (1/|o_i|) Σ_t ℓ_{i,t}: the original sample-level mean,
+//	        which weights tokens of short completions more (length bias).
+//	"dr_grpo": L = Σ_{i,t} ℓ_{i,t} / (B · max_completion_length).
+//
+// With one process and no accumulation "dapo" and "bnpo" coincide. Defaults
+// follow TRL: β = 0 (no KL, no reference model needed), ε = 0.2, loss_type dapo.
+//
+// Gradient: dL/d log π(a_{i,t}|s_{i,t}) = w_{i,t} [−ρ A_i·1{unclipped} + β (1 − π_ref/π)],
+// with w_{i,t} the aggregation weight above (1/N, 1/(B|o_i|) or 1/(B·L_max)).
+
+// GRPO loss types, spelled as TRL's loss_type.
+const (
+	GRPOLossDAPO   = "dapo"
+	GRPOLossBNPO   = "bnpo"
+	GRPOLossGRPO   = "grpo"
+	GRPOLossDrGRPO = "dr_grpo"
+)
+
+// GRPO reward scaling modes, spelled as TRL's scale_rewards.
+const (
+	ScaleGroup = "group"
+	ScaleBatch = "batch"
+	ScaleNone  = "none"
+)
+
+// grpoStdEps is TRL's constant in (r − mean)/(std + 1e-4).
+const grpoStdEps = 1e-4
+
+// GRPOConfig holds the GRPO loss hyper-parameters (TRL GRPOConfig names).
+type GRPOConfig struct {
+	Beta                float64 // β ≥ 0, k3 KL coefficient in the loss (TRL default 0)
+	Epsilon             float64 // ε_low > 0 (TRL default 0.2)
+	EpsilonHigh         float64 // ε_high; 0 means equal to Epsilon (TRL: None)
+	LossType            string  // "dapo" (default when empty), "bnpo", "grpo", "dr_grpo"
+	MaxCompletionLength int     // L_max, needed by dr_grpo
+	NumItemsInBatch     int     // dapo's N_global; 0 means this batch's token count
+}
+
+// DefaultGRPOConfig returns TRL's defaults: β = 0, ε = 0.2, loss_type dapo.
+func DefaultGRPOConfig() GRPOConfig {
+	return GRPOConfig{Beta: 0, Epsilon: 0.2, LossType: GRPOLossDAPO}
+}
+
+// GRPOAdvantages normalises rewards within groups of numGenerations consecutive
+// samples (see above) and returns one advantage per completion plus TRL's
+// metrics: reward (mean reward), reward_std (mean within-group std; the batch
+// std under scale "batch"), frac_reward_zero_std (fraction of samples whose
+// group — or batch, under "batch" — has zero reward spread).
+func GRPOAdvantages(rewards []float64, numGenerations int, scaleRewards string) ([]float64, Metrics, error) {
+	const what = "GRPO advantages"
+	G := numGenerations
+	if G < 2 {
+		return nil, nil, fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, G)
+	}
+	n := len(rewards)
+	if n == 0 || n%G != 0 {
+		return nil, nil, fmt.Errorf("%s: %d rewards is not a positive multiple of num_generations = %d", what, n, G)
+	}
+	if err := checkSeq(what, "rewards", rewards, n); err != nil {
+		return nil, nil, err
+	}
+	if scaleRewards == "" {
+		scaleRewards = ScaleGroup
+	}
+	if scaleRewards != ScaleGroup && scaleRewards != ScaleBatch && scaleRewards != ScaleNone {
+		return nil, nil, fmt.Errorf("%s: scale_rewards %q, want %q, %q or %q", what, scaleRewards, ScaleGroup, ScaleBatch, ScaleNone)
+	}
+
+	adv := make([]float64, n)
+	std := make([]float64, n) // the std each advantage is divided by
+	zero := make([]bool, n)
+	batchStd, batchZero := sampleStd(rewards), allEqual(rewards)
+	for g := 0; g < n; g += G {
+		group := rewards[g : g+G]
+		m, s, z := mean(group), sampleStd(group), allEqual(group)
+		for j := range group {
+			adv[g+j] = group[j] - m // A = r − mean_group(r)
+			std[g+j], zero[g+j] = s, z
+			if scaleRewards == ScaleBatch {
+				std[g+j], zero[g+j] = batchStd, batchZero
+			}
+		}
+	}
+	if scaleRewards != ScaleNone {
+		for j := range adv {
+			adv[j] /= std[j] + grpoStdEps // A = (r − mean)/(std + 1e-4)
+		}
+	}
+	var zeroFrac float64
+	for _, z := range zero {
+		if z {
+			zeroFrac++
+		}
+	}
+	return adv, Metrics{
+		"reward":               mean(rewards),
+		"reward_std":           mean(std),
+		"frac_reward_zero_std": zeroFrac / float64(n),
+	}, nil
+}
+
+// GRPOBatch holds per-token log-probs of B completions under the current policy
+// π, the sampling policy π_old and the reference π_ref, and one advantage per
+// completion.
+type GRPOBatch struct {
+	Logp       [][]float64 // log π(a_t|s_t), differentiated
+	OldLogp    [][]float64 // log π_old(a_t|s_t); nil means π_old = π (ρ = 1, on-policy)
+	RefLogp    [][]float64 // log π_ref(a_t|s_t); needed iff Beta ≠ 0
+	Advantages []float64   // A_i, from GRPOAdvantages
+	Entropy    [][]float64 // optional per-token entropies, for the entropy metric
+}
+
+// GRPOLoss computes the GRPO loss, its per-token gradient and TRL's metrics:
+// loss, kl (token mean of k3, when β ≠ 0), clip_ratio/low_mean,
+// clip_ratio/high_mean, clip_ratio/region_mean (token fractions where the
+// clipped branch is taken), entropy (token mean, when given),
+// completions/mean_length.
+func GRPOLoss(cfg GRPOConfig, b GRPOBatch) (TokenLoss, error) {
+	const what = "GRPO loss"
+	lossType := cfg.LossType
+	if lossType == "" {
+		lossType = GRPOLossDAPO
+	}
+	epsLow, epsHigh := cfg.Epsilon, cfg.EpsilonHigh
+	if epsHigh == 0 {
+		epsHigh = epsLow
+	}
+	if !(epsLow > 0) || !(epsHigh > 0) || math.IsInf(epsHigh, 0) {
+		return TokenLoss{}, fmt.Errorf("%s: epsilon = %v, epsilon_high = %v, want both > 0", what, cfg.Epsilon, cfg.EpsilonHigh)
+	}
+	if cfg.Beta < 0 || math.IsNaN(cfg.Beta) || math.IsInf(cfg.Beta, 0) {
+		return TokenLoss{}, fmt.Errorf("%s: beta = %v, want a finite value ≥ 0", what, cfg.Beta)
+	}
+	B := len(b.Logp)
+	if B == 0 {
+		return TokenLoss{}, fmt.Errorf("%s: empty batch", what)
+	}
+	if err := checkTokens(what, "Logp", b.Logp, B, nil); err != nil {
+		return TokenLoss{}, err
+	}
+	oldLogp := b.OldLogp
+	if oldLogp == nil {
+		oldLogp = b.Logp
+	} else if err := checkTokens(what, "OldLogp", oldLogp, B, b.Logp); err != nil {
+		return TokenLoss{}, err
+	}
+	if cfg.Beta != 0 {
+		if err := checkTokens(what, "RefLogp", b.RefLogp, B, b.Logp); err != nil {
+			return TokenLoss{}, err
+		}
+	}
+	if b.Entropy != nil {
+		if err := checkTokens(what, "Entropy", b.Entropy, B, b.Logp); err != nil {
+			return TokenLoss{}, err
+		}
+	}
+	if err := checkSeq(what, "Advantages", b.Advantages, B); err != nil {
+		return TokenLoss{}, err
+	}
+	tokens := countTokens(b.Logp)
+
+	// weight(i) is the aggregation weight w_{i,t} of every token of completion i.
+	var weight func(i int) float64
+	switch lossType {
+	case GRPOLossDAPO:
+		norm := tokens
+		if cfg.NumItemsInBatch != 0 {
+			if cfg.NumItemsInBatch < tokens {
+				return TokenLoss{}, fmt.Errorf("%s: NumItemsInBatch = %d, fewer than the %d tokens in this batch", what, cfg.NumItemsInBatch, tokens)
+			}
+			norm = cfg.NumItemsInBatch
+		}
+		weight = func(int) float64 { return 1 / float64(norm) }
+	case GRPOLossBNPO:
+		weight = func(int) float64 { return 1 / float64(tokens) }
+	case GRPOLossGRPO:
+		weight = func(i int) float64 { return 1 / (float64(B) * float64(len(b.Logp[i]))) }
+	case GRPOLossDrGRPO:
+		if cfg.MaxCompletionLength <= 0 {
+			return TokenLoss{}, fmt.Errorf("%s: loss_type dr_grpo needs MaxCompletionLength > 0, got %d", what, cfg.MaxCompletionLength)
+		}
+		weight = func(int) float64 { return 1 / (float64(B) * float64(cfg.MaxCompletionLength)) }
+	default:
+		return TokenLoss{}, fmt.Errorf("%s: loss_type %q, want %q, %q, %q or %q", what, lossType, GRPOLossDAPO, GRPOLossBNPO, GRPOLossGRPO, GRPOLossDrGRPO)
+	}
+
+	out := TokenLoss{Grad: zerosLike(b.Logp)}
+	var loss, klSum, low, high, entropySum float64
+	for i, row := range b.Logp {
+		w := weight(i)
+		A := b.Advantages[i]
+		for t, lp := range row {
+			// −min(ρA, clip(ρ)A)
+			s, ds, clip := clippedSurrogate(lp-oldLogp[i][t], A, epsLow, epsHigh)
+			l, dl := -s, -ds
+			// + β k3
+			if cfg.Beta != 0 {
+				kl, dkl := K3.Token(lp, b.RefLogp[i][t])
+				l += cfg.Beta * kl
+				dl += cfg.Beta * dkl
+				klSum += kl
+			}
+			loss += w * l
+			out.Grad[i][t] = w * dl
+			switch clip {
+			case clippedLow:
+				low++
+			case clippedHigh:
+				high++
+			}
+			if b.Entropy != nil {
+				entropySum += b.Entropy[i][t]
+			}
+		}
+	}
+	tf := float64(tokens)
+	out.Loss = loss
+	out.Metrics = Metrics{
+		"loss":                    loss,
+		"clip_ratio/low_mean":     low / tf,
+		"clip_ratio/high_mean":    high / tf,
+		"clip_ratio/region_mean":  (low + high) / tf,
+		"completions/mean_length": tf / float64(B),
+	}
+	if cfg.Beta != 0 {
+		out.Metrics["kl"] = klSum / tf
+	}
+	if b.Entropy != nil {
+		out.Metrics["entropy"] = entropySum / tf
+	}
+	return out, nil
+}
