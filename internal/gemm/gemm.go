@@ -10,15 +10,68 @@
 // so results are bit-identical for a given thread count.
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C (row-major).
+//
+// beta == 0 overwrites C without reading it (NaN in C does not propagate);
+// alpha == 0 or k == 0 only scales C by beta. Sgemm is safe for concurrent
+// use; each call uses up to Threads() goroutines.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWith(activeKernel.Load(), Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Kernel names the micro-kernel Sgemm uses: "avx512", "avx2" or "portable".
+func Kernel() string { return activeKernel.Load().name }
+
+// kernels lists the micro-kernels this machine can run, fastest first; the
+// portable one is always last.
+var kernels = append(archKernels(), portableKernel)
+
+var activeKernel atomic.Pointer[kernel]
+
+func init() { activeKernel.Store(kernels[0]) }
+
+// kernelByName returns the named kernel if this machine can run it.
+func kernelByName(name string) *kernel {
+	for _, k := range kernels {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+func sgemmWith(kern *kernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmPortable(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	run(newPlan(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), threads)
+}
+
+// scaleC sets C = beta·C, with beta == 0 clearing C (even NaN entries).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
 }
 
 func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -38,41 +91,5 @@ func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	}
 	if len(c) < (m-1)*ldc+n {
 		panic(fmt.Sprintf("gemm: short output: len(c)=%d need %d", len(c), (m-1)*ldc+n))
-	}
-}
-
-// sgemmPortable is the reference path: plain Go, any CPU.
-func sgemmPortable(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		crow := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(crow)
-		} else if beta != 1 {
-			for j := range crow {
-				crow[j] *= beta
-			}
-		}
-		for p := 0; p < k; p++ {
-			var av float32
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
-			}
-			av *= alpha
-			if av == 0 {
-				continue
-			}
-			if transB {
-				for j := 0; j < n; j++ {
-					crow[j] += av * b[j*ldb+p]
-				}
-			} else {
-				brow := b[p*ldb : p*ldb+n]
-				for j, bv := range brow {
-					crow[j] += av * bv
-				}
-			}
-		}
 	}
 }

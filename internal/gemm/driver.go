@@ -1,0 +1,254 @@
+package gemm
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// The driver follows GotoBLAS: K is cut into blocks of at most kcMax, N into
+// blocks of at most nc columns; each (K block, N block) of B is packed into
+// nr-wide strips [k][nr] so the micro-kernel streams it contiguously; A is
+// read in place when its rows are k-contiguous (op(A) = A) and packed into
+// rows otherwise (op(A) = Aᵀ).
+//
+// Summation order. A C element is computed as: for each K block in order, one
+// FMA chain over the block's k values, scaled by alpha and added to the
+// (beta-scaled, for the first block) C value. K blocks depend only on k, and a
+// micro-kernel's per-element arithmetic does not depend on the tile height or
+// on where its inputs live, so the result depends only on (m, n, k) and the
+// kernel: never on threads, task boundaries, or packing decisions.
+
+const (
+	// kcMax bounds the K block: an A strip (mr×kc) stays in L1 while the
+	// packed B block (kc×nc) is read from L2.
+	kcMax = 256
+	// bBlockFloats is the packed B block budget, about 1/2 of the 1 MiB L2.
+	bBlockFloats = 128 << 10
+	// parallelMinFlops: below this a call runs on the calling goroutine; the
+	// hand-off to a worker costs a few microseconds.
+	parallelMinFlops = 1 << 21
+	// smallRows: tasks with at most this many rows walk B strips in the
+	// outer loop (the B strip is reused from L1 by every row strip), and read
+	// B in place for op(B) = B (packing would not be amortized).
+	smallRows = 64
+)
+
+// plan is one Sgemm call cut into independent tasks. Task t covers rows
+// [rt·rowChunk, ...) and columns [ct·colChunk, ...) of C, with
+// rt, ct = t / colTasks, t % colTasks.
+type plan struct {
+	kern           *kernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	kc, nc             int
+	rowChunk, colChunk int
+	rowTasks, colTasks int
+}
+
+func newPlan(kern *kernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) *plan {
+	p := &plan{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	mr, nr := kern.mr, kern.nr
+	p.kc = ceilDiv(k, ceilDiv(k, kcMax))
+	p.nc = max(nr, bBlockFloats/p.kc/nr*nr)
+
+	p.rowChunk, p.rowTasks = m, 1
+	p.colChunk, p.colTasks = n, 1
+	strips := ceilDiv(n, nr)
+	if threads > 1 && 2*float64(m)*float64(n)*float64(k) >= parallelMinFlops {
+		switch {
+		case m >= 4*mr*threads:
+			// Rows: every task packs its own copy of B, which costs about
+			// 1/rowChunk of the task's work; a few tasks per thread let a
+			// thread that was descheduled fall behind without stalling.
+			tasks := min(4*threads, ceilDiv(m, 8*mr))
+			p.rowChunk = ceilDiv(ceilDiv(m, tasks), mr) * mr
+			p.rowTasks = ceilDiv(m, p.rowChunk)
+		case strips >= 2:
+			tasks := min(2*threads, strips)
+			p.colChunk = ceilDiv(strips, tasks) * nr
+			p.colTasks = ceilDiv(n, p.colChunk)
+		case m > mr:
+			p.rowChunk = ceilDiv(ceilDiv(m, threads), mr) * mr
+			p.rowTasks = ceilDiv(m, p.rowChunk)
+		}
+	}
+	return p
+}
+
+func (p *plan) tasks() int { return p.rowTasks * p.colTasks }
+
+// stripRef is one nr-wide strip of the current B block.
+type stripRef struct {
+	ptr    *float32
+	stride int // bytes between consecutive k rows
+	col    int // first column in C
+	width  int // valid columns (≤ nr)
+}
+
+// workspace holds one goroutine's packing buffers.
+type workspace struct {
+	aBuf, bBuf []float32
+	strips     []stripRef
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// aligned returns a zeroed-or-stale buffer of n floats starting on a 64-byte
+// boundary, so packed strips never split a vector load across cache lines.
+func aligned(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n+16 {
+		*buf = make([]float32, n+16)
+	}
+	s := (*buf)[:cap(*buf)]
+	off := int(uintptr(unsafe.Pointer(&s[0]))&63) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return s[off : off+n]
+}
+
+func (p *plan) runTask(t int, ws *workspace) {
+	rt, ct := t/p.colTasks, t%p.colTasks
+	m0, n0 := rt*p.rowChunk, ct*p.colChunk
+	m1, n1 := min(p.m, m0+p.rowChunk), min(p.n, n0+p.colChunk)
+	rows := m1 - m0
+	mr, nr := p.kern.mr, p.kern.nr
+	tiles := p.kern.tiles
+	smallTask := rows <= smallRows
+	inPlaceB := !p.transB && smallTask
+
+	for pc := 0; pc < p.k; pc += p.kc {
+		kb := min(p.kc, p.k-pc)
+		beta, mode := p.beta, 1
+		if pc > 0 {
+			beta = 1
+		} else if p.beta == 0 {
+			mode = 0
+		}
+
+		// A rows of this K block: row i starts at aRow + (i-m0)·rsA bytes.
+		var aRow *float32
+		var rsA int
+		if p.transA {
+			buf := aligned(&ws.aBuf, rows*kb)
+			packAT(buf, p.a, p.lda, m0, rows, pc, kb)
+			aRow, rsA = &buf[0], kb*4
+		} else {
+			aRow, rsA = &p.a[m0*p.lda+pc], p.lda*4
+		}
+
+		for jc := n0; jc < n1; jc += p.nc {
+			nb := min(p.nc, n1-jc)
+			strips := p.prepareB(ws, pc, kb, jc, nb, inPlaceB)
+			if smallTask {
+				for _, s := range strips {
+					for ir := m0; ir < m1; ir += mr {
+						h := min(mr, m1-ir)
+						tiles[h-1](kb, (*float32)(unsafe.Add(unsafe.Pointer(aRow), (ir-m0)*rsA)), rsA,
+							s.ptr, s.stride, &p.c[ir*p.ldc+s.col], p.ldc*4, p.alpha, beta, s.width, mode)
+					}
+				}
+			} else {
+				for ir := m0; ir < m1; ir += mr {
+					h := min(mr, m1-ir)
+					ap := (*float32)(unsafe.Add(unsafe.Pointer(aRow), (ir-m0)*rsA))
+					tile := tiles[h-1]
+					for _, s := range strips {
+						tile(kb, ap, rsA, s.ptr, s.stride, &p.c[ir*p.ldc+s.col], p.ldc*4, p.alpha, beta, s.width, mode)
+					}
+				}
+			}
+		}
+	}
+	_ = nr
+}
+
+// prepareB makes the strips of B block rows [pc, pc+kb), columns [jc, jc+nb):
+// packed into ws.bBuf, or (inPlace, op(B) = B, full-width strips) pointing at B.
+func (p *plan) prepareB(ws *workspace, pc, kb, jc, nb int, inPlace bool) []stripRef {
+	nr := p.kern.nr
+	nStrips := ceilDiv(nb, nr)
+	strips := ws.strips[:0]
+	var buf []float32
+	if !inPlace || nb%nr != 0 {
+		buf = aligned(&ws.bBuf, nStrips*kb*nr)
+	}
+	for s := 0; s < nStrips; s++ {
+		j := jc + s*nr
+		w := min(nr, jc+nb-j)
+		if inPlace && w == nr {
+			strips = append(strips, stripRef{ptr: &p.b[pc*p.ldb+j], stride: p.ldb * 4, col: j, width: w})
+			continue
+		}
+		dst := buf[s*kb*nr : (s+1)*kb*nr]
+		if p.transB {
+			packBT(dst, p.b, p.ldb, pc, kb, j, w, nr)
+		} else {
+			packBN(dst, p.b, p.ldb, pc, kb, j, w, nr)
+		}
+		strips = append(strips, stripRef{ptr: &dst[0], stride: nr * 4, col: j, width: w})
+	}
+	ws.strips = strips
+	return strips
+}
+
+// packBN packs B[pc:pc+kb, j:j+w] (B stored k×n) as dst[p·nr + jj], zero padded to nr.
+func packBN(dst, b []float32, ldb, pc, kb, j, w, nr int) {
+	if w == 32 && nr == 32 {
+		for p := 0; p < kb; p++ {
+			*(*[32]float32)(dst[p*32:]) = *(*[32]float32)(b[(pc+p)*ldb+j:])
+		}
+		return
+	}
+	if w == 16 && nr == 16 {
+		for p := 0; p < kb; p++ {
+			*(*[16]float32)(dst[p*16:]) = *(*[16]float32)(b[(pc+p)*ldb+j:])
+		}
+		return
+	}
+	for p := 0; p < kb; p++ {
+		d := dst[p*nr : p*nr+nr]
+		copy(d, b[(pc+p)*ldb+j:(pc+p)*ldb+j+w])
+		clear(d[w:])
+	}
+}
+
+// packBT packs op(B)[pc:pc+kb, j:j+w] where B is stored n×k (op(B) = Bᵀ), as
+// dst[p·nr + jj] = B[j+jj, pc+p], zero padded to nr.
+func packBT(dst, b []float32, ldb, pc, kb, j, w, nr int) {
+	for jj := 0; jj < w; jj++ {
+		src := b[(j+jj)*ldb+pc : (j+jj)*ldb+pc+kb]
+		d := dst[jj:]
+		for p, v := range src {
+			d[p*nr] = v
+		}
+	}
+	if w < nr {
+		for p := 0; p < kb; p++ {
+			clear(dst[p*nr+w : p*nr+nr])
+		}
+	}
+}
+
+// packAT packs op(A)[m0:m0+rows, pc:pc+kb] where A is stored k×m (op(A) = Aᵀ),
+// as rows of kb contiguous floats: dst[r·kb + p] = A[pc+p, m0+r].
+func packAT(dst, a []float32, lda, m0, rows, pc, kb int) {
+	for p := 0; p < kb; p++ {
+		src := a[(pc+p)*lda+m0 : (pc+p)*lda+m0+rows]
+		d := dst[p:]
+		for r, v := range src {
+			d[r*kb] = v
+		}
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,0 +1,119 @@
+package gemm
+
+import "unsafe"
+
+// microKernel computes one register tile of at most mr×nr elements:
+//
+//	mode 0: C = alpha·(A·B)          (C is written, never read)
+//	mode 1: C = alpha·(A·B) + beta·C
+//
+// A is `rows` rows of k contiguous floats starting at a, rsA bytes apart
+// (rows is fixed per kernel: kernel.tiles[rows-1]); B is k rows of nr
+// contiguous floats starting at b, bs bytes apart (zero padded beyond cols);
+// C starts at c with row stride ldc bytes, and only its first cols columns
+// are touched. Every element is accumulated over p = 0..k-1 in order.
+type microKernel func(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+// kernel is one implementation of the micro-kernel family.
+type kernel struct {
+	name  string
+	mr    int           // tile height the driver aims for
+	nr    int           // tile width (B panels are packed nr floats wide)
+	tiles []microKernel // tiles[r-1] computes r rows, r = 1..mr
+}
+
+const portableMR, portableNR = 4, 4
+
+var portableKernel = &kernel{
+	name: "portable",
+	mr:   portableMR,
+	nr:   portableNR,
+	tiles: []microKernel{
+		func(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols, mode int) {
+			portableTile(1, k, a, rsA, b, bs, c, ldc, alpha, beta, cols, mode)
+		},
+		func(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols, mode int) {
+			portableTile(2, k, a, rsA, b, bs, c, ldc, alpha, beta, cols, mode)
+		},
+		func(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols, mode int) {
+			portableTile(3, k, a, rsA, b, bs, c, ldc, alpha, beta, cols, mode)
+		},
+		portableTile4,
+	},
+}
+
+// portableTile4 is the full 4×4 tile with the accumulators in named locals so
+// the compiler can keep them in registers. The explicit float32 conversions
+// forbid fusing the multiply and add (the Go spec allows fusion otherwise),
+// so this path rounds identically on every architecture.
+func portableTile4(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols, mode int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a0 := unsafe.Pointer(a)
+	a1 := unsafe.Add(a0, rsA)
+	a2 := unsafe.Add(a1, rsA)
+	a3 := unsafe.Add(a2, rsA)
+	bp := unsafe.Pointer(b)
+	for p := 0; p < k; p++ {
+		bv := (*[4]float32)(bp)
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		off := uintptr(p) * 4
+		x := *(*float32)(unsafe.Add(a0, off))
+		c00 += float32(x * b0)
+		c01 += float32(x * b1)
+		c02 += float32(x * b2)
+		c03 += float32(x * b3)
+		x = *(*float32)(unsafe.Add(a1, off))
+		c10 += float32(x * b0)
+		c11 += float32(x * b1)
+		c12 += float32(x * b2)
+		c13 += float32(x * b3)
+		x = *(*float32)(unsafe.Add(a2, off))
+		c20 += float32(x * b0)
+		c21 += float32(x * b1)
+		c22 += float32(x * b2)
+		c23 += float32(x * b3)
+		x = *(*float32)(unsafe.Add(a3, off))
+		c30 += float32(x * b0)
+		c31 += float32(x * b1)
+		c32 += float32(x * b2)
+		c33 += float32(x * b3)
+		bp = unsafe.Add(bp, bs)
+	}
+	acc := [4][4]float32{
+		{c00, c01, c02, c03},
+		{c10, c11, c12, c13},
+		{c20, c21, c22, c23},
+		{c30, c31, c32, c33},
+	}
+	storeTile(acc[:], c, ldc, alpha, beta, cols, mode)
+}
+
+// portableTile handles the short edge tiles (rows < 4) in the same order.
+func portableTile(rows, k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols, mode int) {
+	var acc [portableMR][portableNR]float32
+	bp := unsafe.Pointer(b)
+	for p := 0; p < k; p++ {
+		bv := (*[portableNR]float32)(bp)
+		for r := 0; r < rows; r++ {
+			x := *(*float32)(unsafe.Add(unsafe.Pointer(a), r*rsA+4*p))
+			for j := range bv {
+				acc[r][j] += float32(x * bv[j])
+			}
+		}
+		bp = unsafe.Add(bp, bs)
+	}
+	storeTile(acc[:rows], c, ldc, alpha, beta, cols, mode)
+}
+
+func storeTile(acc [][portableNR]float32, c *float32, ldc int, alpha, beta float32, cols, mode int) {
+	for r := range acc {
+		crow := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), r*ldc)), cols)
+		for j := range crow {
+			v := float32(alpha * acc[r][j])
+			if mode != 0 {
+				v += float32(beta * crow[j])
+			}
+			crow[j] = v
+		}
+	}
+}

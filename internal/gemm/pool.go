@@ -1,0 +1,104 @@
+package gemm
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// A persistent pool of worker goroutines. Spawning goroutines per call was
+// measured (see shared/research/sgemm.md) to cost most of the 2-thread
+// speed-up on small machines; parked workers wake through a channel instead.
+//
+// A call publishes a job with a fixed list of tasks. The caller and any idle
+// workers take task indices from an atomic counter until none are left, so a
+// busy pool (another concurrent caller) never blocks a call: the caller then
+// just does all its tasks itself. Which goroutine runs a task does not
+// matter for the result (see driver.go).
+
+type job struct {
+	plan *plan
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+func (j *job) work() {
+	n := int64(j.plan.tasks())
+	ws := workspaces.Get().(*workspace)
+	for {
+		t := j.next.Add(1) - 1
+		if t >= n {
+			break
+		}
+		j.plan.runTask(int(t), ws)
+		j.wg.Done()
+	}
+	workspaces.Put(ws)
+}
+
+var pool struct {
+	mu      sync.Mutex
+	workers int
+	jobs    chan *job
+}
+
+// maxThreads caps SetThreads and the default thread count.
+const maxThreads = 64
+
+func ensureWorkers(n int) {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.jobs == nil {
+		pool.jobs = make(chan *job, 2*maxThreads)
+	}
+	for pool.workers < n {
+		pool.workers++
+		go func(jobs <-chan *job) {
+			for j := range jobs {
+				j.work()
+			}
+		}(pool.jobs)
+	}
+}
+
+// run executes every task of p using up to threads goroutines (the caller
+// included) and returns when all are done.
+func run(p *plan, threads int) {
+	n := p.tasks()
+	helpers := min(threads, n) - 1
+	if helpers <= 0 {
+		ws := workspaces.Get().(*workspace)
+		for t := 0; t < n; t++ {
+			p.runTask(t, ws)
+		}
+		workspaces.Put(ws)
+		return
+	}
+	ensureWorkers(threads - 1)
+	j := &job{plan: p}
+	j.wg.Add(n)
+	for i := 0; i < helpers; i++ {
+		select {
+		case pool.jobs <- j:
+		default: // the queue is full of other calls' jobs; do it ourselves
+		}
+	}
+	j.work()
+	j.wg.Wait()
+}
+
+var threadSetting atomic.Int32
+
+func defaultThreads() int { return min(runtime.GOMAXPROCS(0), maxThreads) }
+
+// SetThreads sets how many goroutines Sgemm may use per call (the caller
+// included). n <= 0 restores the default, runtime.GOMAXPROCS(0).
+func SetThreads(n int) { threadSetting.Store(int32(min(max(n, 0), maxThreads))) }
+
+// Threads reports the thread count Sgemm uses per call.
+func Threads() int {
+	if n := int(threadSetting.Load()); n > 0 {
+		return n
+	}
+	return defaultThreads()
+}
