@@ -66,14 +66,14 @@ func TestEncodeMatchesRustCrate(t *testing.T) {
 // before F32), a scalar, a zero-sized tensor, names that need JSON escapes or sort by bytes.
 func sample() ([]Tensor, map[string]string) {
 	return []Tensor{
-			NewF32("transformer.h.1.mlp.c_fc.weight", []int{2, 3}, []float32{1, -2, 3.5, float32(math.Inf(1)), 0, float32(math.Copysign(0, -1))}),
-			NewF32("transformer.h.0.attn.c_attn.weight", []int{3}, []float32{0.1, 0.2, 0.3}),
-			NewF32("empty", []int{0, 4}, nil),
-			NewF32("scalar", []int{}, []float32{42}),
-			NewF32("quote\"back\\slash\nnl\x01<&>é", []int{1}, []float32{float32(math.NaN())}),
-			NewI64("step", []int{}, []int64{-7}),
-			NewI64("Zcounts", []int{2}, []int64{1 << 40, 3}),
-		}, map[string]string{"format": "pt", "a<b>": "x&y\ttab", "zeta": ""}
+		NewF32("transformer.h.1.mlp.c_fc.weight", []int{2, 3}, []float32{1, -2, 3.5, float32(math.Inf(1)), 0, float32(math.Copysign(0, -1))}),
+		NewF32("transformer.h.0.attn.c_attn.weight", []int{3}, []float32{0.1, 0.2, 0.3}),
+		NewF32("empty", []int{0, 4}, nil),
+		NewF32("scalar", []int{}, []float32{42}),
+		NewF32("quote\"back\\slash\nnl\x01<&>é", []int{1}, []float32{float32(math.NaN())}),
+		NewI64("step", []int{}, []int64{-7}),
+		NewI64("Zcounts", []int{2}, []int64{1 << 40, 3}),
+	}, map[string]string{"format": "pt", "a<b>": "x&y\ttab", "zeta": ""}
 }
 
 func TestRoundTripByteIdentical(t *testing.T) {
