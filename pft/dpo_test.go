@@ -156,3 +156,11 @@ func TestDPORejectsBadInput(t *testing.T) {
 	_, err = DPOLoss(DPOConfig{Beta: 0.1}, PreferenceBatch{})
 	wantErr(t, err, "DPO: empty batch")
 }
+
+func TestDPOAccuracyCountsTiesAsWrong(t *testing.T) {
+	// TRL's rewards/accuracies is (chosen_rewards > rejected_rewards).mean(): a tie is a miss.
+	b := PreferenceBatch{Chosen: []float64{-3, -1}, Rejected: []float64{-3, -2}, RefChosen: []float64{-3, -1}, RefRejected: []float64{-3, -3}}
+	res, err := DPOLoss(DPOConfig{Beta: 0.1}, b)
+	mustNoErr(t, err)
+	near(t, "rewards/accuracies", res.Metrics["rewards/accuracies"], 0, 0)
+}

@@ -99,3 +99,10 @@ func TestRMRejectsBadInput(t *testing.T) {
 	_, err = BTEval(nil, nil)
 	wantErr(t, err, "BT eval: no pairs")
 }
+
+func TestBradleyTerryAccuracyCountsTiesAsWrong(t *testing.T) {
+	// As TRL's (chosen > rejected).mean(); BTEval is the tie-aware evaluation.
+	res, err := BradleyTerryLoss(RMConfig{}, []float64{1, 2}, []float64{1, 0}, nil)
+	mustNoErr(t, err)
+	near(t, "accuracy", res.Metrics["accuracy"], 0.5, 0)
+}
