@@ -1,0 +1,130 @@
+package engine
+
+import "math"
+
+// Causal multi-head self-attention over right-padded sequences.
+//
+// qkv [B·T, 3D] holds, for row (b,t), the query, key and value vectors side by
+// side ([q | k | v], each D = H·hd wide, head h at columns h·hd). For query
+// position t of sequence b and head h:
+//
+//	P(b,h,t,j) = softmax_j( q_t·k_j / √hd )  over keys j ≤ t with j < lens[b]
+//	out(b,t,h) = Σ_j P(b,h,t,j)·v_j
+//
+// The key padding mask is lens: keys at j ≥ lens[b] never contribute, and query
+// rows t ≥ lens[b] (padding) produce zero output and zero gradient. With the
+// causal mask a valid query only sees valid keys, so padding never changes a
+// valid output. probs [B,H,T,T] keeps P for the backward pass (only the causal
+// lower triangle of valid rows is written).
+
+// AttentionForward computes out and probs from qkv (see above).
+func AttentionForward(out, probs, qkv []float32, lens []int, B, T, D, H int) {
+	hd := D / H
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	ParallelFor(B*H, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
+			L := min(lens[b], T)
+			rows := b * T
+			for i := 0; i < T; i++ {
+				o := out[(rows+i)*D+h*hd : (rows+i)*D+h*hd+hd]
+				clear(o)
+				if i >= L {
+					continue
+				}
+				q := qkv[(rows+i)*3*D+h*hd : (rows+i)*3*D+h*hd+hd]
+				p := probs[(bh*T+i)*T : (bh*T+i)*T+i+1]
+				mx := float32(math.Inf(-1))
+				for j := range p {
+					k := qkv[(rows+j)*3*D+D+h*hd : (rows+j)*3*D+D+h*hd+hd]
+					s := dot(q, k) * scale
+					p[j] = s
+					mx = max(mx, s)
+				}
+				var sum float32
+				for j, s := range p {
+					e := Expf(s - mx)
+					p[j] = e
+					sum += e
+				}
+				inv := 1 / sum
+				for j := range p {
+					p[j] *= inv
+					v := qkv[(rows+j)*3*D+2*D+h*hd : (rows+j)*3*D+2*D+h*hd+hd]
+					axpy(o, p[j], v)
+				}
+			}
+		}
+	})
+}
+
+// AttentionBackward sets dqkv (overwriting it) to the gradient of the loss
+// with respect to qkv, given dout = ∂L/∂out and the forward's qkv and probs.
+//
+//	dv_j += P_tj·dout_t
+//	dP_tj = dout_t·v_j,  dS_tj = P_tj·(dP_tj − Σ_k P_tk·dP_tk)
+//	dq_t = Σ_j dS_tj·k_j/√hd,  dk_j += dS_tj·q_t/√hd
+func AttentionBackward(dqkv, dout, qkv, probs []float32, lens []int, B, T, D, H int) {
+	hd := D / H
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	ParallelFor(B*H, 1, func(lo, hi int) {
+		dp := make([]float32, T)
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
+			L := min(lens[b], T)
+			rows := b * T
+			for i := 0; i < T; i++ {
+				r := dqkv[(rows+i)*3*D:]
+				clear(r[h*hd : h*hd+hd])
+				clear(r[D+h*hd : D+h*hd+hd])
+				clear(r[2*D+h*hd : 2*D+h*hd+hd])
+			}
+			for i := 0; i < L; i++ {
+				do := dout[(rows+i)*D+h*hd : (rows+i)*D+h*hd+hd]
+				p := probs[(bh*T+i)*T : (bh*T+i)*T+i+1]
+				dpi := dp[:i+1]
+				var s float32
+				for j := range p {
+					v := qkv[(rows+j)*3*D+2*D+h*hd : (rows+j)*3*D+2*D+h*hd+hd]
+					g := dot(do, v)
+					dpi[j] = g
+					s += p[j] * g
+					axpy(dqkv[(rows+j)*3*D+2*D+h*hd:(rows+j)*3*D+2*D+h*hd+hd], p[j], do)
+				}
+				q := qkv[(rows+i)*3*D+h*hd : (rows+i)*3*D+h*hd+hd]
+				dq := dqkv[(rows+i)*3*D+h*hd : (rows+i)*3*D+h*hd+hd]
+				for j := range p {
+					ds := p[j] * (dpi[j] - s) * scale
+					k := qkv[(rows+j)*3*D+D+h*hd : (rows+j)*3*D+D+h*hd+hd]
+					axpy(dq, ds, k)
+					axpy(dqkv[(rows+j)*3*D+D+h*hd:(rows+j)*3*D+D+h*hd+hd], ds, q)
+				}
+			}
+		}
+	})
+}
+
+// dot returns Σ a[i]·b[i] with four partial sums (a fixed order).
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpy sets y += alpha·x.
+func axpy(y []float32, alpha float32, x []float32) {
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}

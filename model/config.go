@@ -1,0 +1,162 @@
+// Package model is roads' causal transformer: a GPT-2-style pre-LayerNorm
+// decoder with learned positions (the architecture of shared/bench/torch_gpt.py)
+// with a language-model head or a scalar (reward/value) head, explicit
+// forward/backward passes over right-padded batches, and KV-cache sampling.
+//
+// The numerical kernels live in roads/engine; this package lays out the
+// parameters, keeps the activations of one forward pass for its backward, and
+// maps between batches of variable-length sequences and flat row buffers.
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ModelType is the value of Config.ModelType (config.json "model_type").
+const ModelType = "roads-gpt"
+
+// Config describes a model; it is saved as config.json next to the weights,
+// in the spirit of Hugging Face configs (snake_case keys).
+type Config struct {
+	ModelType         string  `json:"model_type"`
+	VocabSize         int     `json:"vocab_size"`
+	NPositions        int     `json:"n_positions"` // longest sequence the position table covers
+	DModel            int     `json:"d_model"`
+	NLayer            int     `json:"n_layer"`
+	NHead             int     `json:"n_head"`
+	DFF               int     `json:"d_ff"` // MLP width, 4·d_model by default
+	LayerNormEps      float64 `json:"layer_norm_eps"`
+	TieWordEmbeddings bool    `json:"tie_word_embeddings"` // LM head = wteᵀ, no bias
+	Head              string  `json:"head"`                // "lm" or "scalar"
+	// ScalarReadout turns per-token scores into one value per sequence:
+	// "last" (the score at the last non-pad token, as TRL/HF reward models),
+	// "sum" or "mean" (over the response tokens).
+	ScalarReadout string  `json:"scalar_readout"`
+	InitStd       float64 `json:"init_std"`
+	EOSTokenID    int     `json:"eos_token_id"` // -1: none
+	PadTokenID    int     `json:"pad_token_id"` // -1: none
+	// Reserved GPT-NeoX fields, so that configs can grow into them; only the
+	// values of the architecture implemented here (0 and false) are accepted.
+	RotaryPct           float64 `json:"rotary_pct"`
+	UseParallelResidual bool    `json:"use_parallel_residual"`
+}
+
+// NewConfig returns a language-model config with the defaults filled in:
+// d_ff = 4·d_model, layer_norm_eps 1e-5, init_std 0.02, untied head, readout
+// "last", no EOS or PAD token.
+func NewConfig(vocab, nPositions, dModel, nLayer, nHead int) Config {
+	c := defaults()
+	c.VocabSize, c.NPositions, c.DModel, c.NLayer, c.NHead = vocab, nPositions, dModel, nLayer, nHead
+	c.DFF = 4 * dModel
+	return c
+}
+
+func defaults() Config {
+	return Config{
+		ModelType:     ModelType,
+		LayerNormEps:  1e-5,
+		Head:          "lm",
+		ScalarReadout: "last",
+		InitStd:       0.02,
+		EOSTokenID:    -1,
+		PadTokenID:    -1,
+	}
+}
+
+// Validate reports the first problem with c, naming the config.json field.
+func (c Config) Validate() error {
+	switch {
+	case c.ModelType != ModelType:
+		return fmt.Errorf("config: model_type %q is not %q", c.ModelType, ModelType)
+	case c.VocabSize <= 0:
+		return fmt.Errorf("config: vocab_size must be positive, got %d", c.VocabSize)
+	case c.NPositions <= 0:
+		return fmt.Errorf("config: n_positions must be positive, got %d", c.NPositions)
+	case c.DModel <= 0:
+		return fmt.Errorf("config: d_model must be positive, got %d", c.DModel)
+	case c.NLayer <= 0:
+		return fmt.Errorf("config: n_layer must be positive, got %d", c.NLayer)
+	case c.NHead <= 0:
+		return fmt.Errorf("config: n_head must be positive, got %d", c.NHead)
+	case c.DModel%c.NHead != 0:
+		return fmt.Errorf("config: d_model %d is not divisible by n_head %d", c.DModel, c.NHead)
+	case c.DFF <= 0:
+		return fmt.Errorf("config: d_ff must be positive, got %d", c.DFF)
+	case !(c.LayerNormEps > 0):
+		return fmt.Errorf("config: layer_norm_eps must be positive, got %g", c.LayerNormEps)
+	case c.Head != "lm" && c.Head != "scalar":
+		return fmt.Errorf("config: head %q is not \"lm\" or \"scalar\"", c.Head)
+	case c.ScalarReadout != "last" && c.ScalarReadout != "sum" && c.ScalarReadout != "mean":
+		return fmt.Errorf("config: scalar_readout %q is not \"last\", \"sum\" or \"mean\"", c.ScalarReadout)
+	case c.TieWordEmbeddings && c.Head != "lm":
+		return fmt.Errorf("config: tie_word_embeddings needs head \"lm\", got head %q", c.Head)
+	case !(c.InitStd > 0):
+		return fmt.Errorf("config: init_std must be positive, got %g", c.InitStd)
+	case c.EOSTokenID < -1 || c.EOSTokenID >= c.VocabSize:
+		return fmt.Errorf("config: eos_token_id %d is outside [-1, vocab_size %d)", c.EOSTokenID, c.VocabSize)
+	case c.PadTokenID < -1 || c.PadTokenID >= c.VocabSize:
+		return fmt.Errorf("config: pad_token_id %d is outside [-1, vocab_size %d)", c.PadTokenID, c.VocabSize)
+	case c.RotaryPct != 0:
+		return fmt.Errorf("config: rotary_pct %g is not supported: roads-gpt uses learned absolute positions (field reserved for GPT-NeoX rotary embeddings; must be 0)", c.RotaryPct)
+	case c.UseParallelResidual:
+		return fmt.Errorf("config: use_parallel_residual true is not supported: roads-gpt blocks are sequential (field reserved for GPT-NeoX; must be false)")
+	}
+	return nil
+}
+
+// HeadDim is d_model / n_head.
+func (c Config) HeadDim() int { return c.DModel / c.NHead }
+
+// LoadConfig reads and validates a config.json. Fields missing from the file
+// take NewConfig's defaults; unknown fields are an error (they are usually typos).
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read model config: %w", err)
+	}
+	c := defaults()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("model config %s: %w", path, err)
+	}
+	if c.DFF == 0 {
+		c.DFF = 4 * c.DModel
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("model config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Save writes c as indented JSON to path via a temporary file and a rename, so
+// an earlier file is never left half-written.
+func (c Config) Save(path string) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("save model config %s: %w", path, err)
+	}
+	raw, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save model config %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.json.tmp")
+	if err != nil {
+		return fmt.Errorf("save model config: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save model config %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save model config %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save model config: %w", err)
+	}
+	return nil
+}
