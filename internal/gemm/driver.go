@@ -8,8 +8,8 @@ import (
 // The driver follows GotoBLAS: K is cut into blocks of at most kcMax, N into
 // blocks of at most nc columns; each (K block, N block) of B is packed into
 // nr-wide strips [k][nr] so the micro-kernel streams it contiguously; A is
-// read in place when its rows are k-contiguous (op(A) = A) and packed into
-// rows otherwise (op(A) = Aᵀ).
+// read in place by kernels for either layout (op(A) = A: k-contiguous rows;
+// op(A) = Aᵀ: mr-contiguous columns), and packed only for the portable kernel.
 //
 // Summation order. A C element is computed as: for each K block in order, one
 // FMA chain over the block's k values, scaled by alpha and added to the
@@ -121,8 +121,7 @@ func (p *plan) runTask(t int, ws *workspace) {
 	m0, n0 := rt*p.rowChunk, ct*p.colChunk
 	m1, n1 := min(p.m, m0+p.rowChunk), min(p.n, n0+p.colChunk)
 	rows := m1 - m0
-	mr, nr := p.kern.mr, p.kern.nr
-	tiles := p.kern.tiles
+	mr := p.kern.mr
 	smallTask := rows <= smallRows
 	inPlaceB := !p.transB && smallTask
 
@@ -135,15 +134,29 @@ func (p *plan) runTask(t int, ws *workspace) {
 			mode = 0
 		}
 
-		// A rows of this K block: row i starts at aRow + (i-m0)·rsA bytes.
-		var aRow *float32
-		var rsA int
-		if p.transA {
+		// The A strip for rows [ir, ir+mr) starts at aStart + (ir-m0)·rowStep
+		// bytes and is read by tiles with k stride / row stride rsA.
+		var aStart *float32
+		var rsA, rowStep int
+		tiles := p.kern.tiles
+		switch {
+		case !p.transA:
+			aStart, rsA = &p.a[m0*p.lda+pc], p.lda*4
+			rowStep = rsA
+		case p.kern.colTiles != nil:
+			// Read Aᵀ in place: the mr values of one k are contiguous. Packing
+			// it (or packing A for op(A) = A) measured slower on every model
+			// shape: the in-place loads hide their latency behind the FMAs.
+			tiles = p.kern.colTiles
+			aStart, rsA, rowStep = &p.a[pc*p.lda+m0], p.lda*4, 4
+		default:
 			buf := aligned(&ws.aBuf, rows*kb)
 			packAT(buf, p.a, p.lda, m0, rows, pc, kb)
-			aRow, rsA = &buf[0], kb*4
-		} else {
-			aRow, rsA = &p.a[m0*p.lda+pc], p.lda*4
+			aStart, rsA = &buf[0], kb*4
+			rowStep = rsA
+		}
+		aStrip := func(ir int) *float32 {
+			return (*float32)(unsafe.Add(unsafe.Pointer(aStart), (ir-m0)*rowStep))
 		}
 
 		for jc := n0; jc < n1; jc += p.nc {
@@ -153,14 +166,14 @@ func (p *plan) runTask(t int, ws *workspace) {
 				for _, s := range strips {
 					for ir := m0; ir < m1; ir += mr {
 						h := min(mr, m1-ir)
-						tiles[h-1](kb, (*float32)(unsafe.Add(unsafe.Pointer(aRow), (ir-m0)*rsA)), rsA,
+						tiles[h-1](kb, aStrip(ir), rsA,
 							s.ptr, s.stride, &p.c[ir*p.ldc+s.col], p.ldc*4, p.alpha, beta, s.width, mode)
 					}
 				}
 			} else {
 				for ir := m0; ir < m1; ir += mr {
 					h := min(mr, m1-ir)
-					ap := (*float32)(unsafe.Add(unsafe.Pointer(aRow), (ir-m0)*rsA))
+					ap := aStrip(ir)
 					tile := tiles[h-1]
 					for _, s := range strips {
 						tile(kb, ap, rsA, s.ptr, s.stride, &p.c[ir*p.ldc+s.col], p.ldc*4, p.alpha, beta, s.width, mode)
@@ -169,7 +182,6 @@ func (p *plan) runTask(t int, ws *workspace) {
 			}
 		}
 	}
-	_ = nr
 }
 
 // prepareB makes the strips of B block rows [pc, pc+kb), columns [jc, jc+nb):
@@ -190,7 +202,9 @@ func (p *plan) prepareB(ws *workspace, pc, kb, jc, nb int, inPlace bool) []strip
 			continue
 		}
 		dst := buf[s*kb*nr : (s+1)*kb*nr]
-		if p.transB {
+		if p.transB && p.kern.packBT != nil {
+			p.kern.packBT(dst, p.b, p.ldb, pc, kb, j, w, nr)
+		} else if p.transB {
 			packBT(dst, p.b, p.ldb, pc, kb, j, w, nr)
 		} else {
 			packBN(dst, p.b, p.ldb, pc, kb, j, w, nr)
@@ -225,7 +239,12 @@ func packBN(dst, b []float32, ldb, pc, kb, j, w, nr int) {
 // packBT packs op(B)[pc:pc+kb, j:j+w] where B is stored n×k (op(B) = Bᵀ), as
 // dst[p·nr + jj] = B[j+jj, pc+p], zero padded to nr.
 func packBT(dst, b []float32, ldb, pc, kb, j, w, nr int) {
-	for jj := 0; jj < w; jj++ {
+	packBTRange(dst, b, ldb, pc, kb, j, 0, w, nr)
+}
+
+// packBTRange is packBT for strip columns [from, w), plus the zero padding.
+func packBTRange(dst, b []float32, ldb, pc, kb, j, from, w, nr int) {
+	for jj := from; jj < w; jj++ {
 		src := b[(j+jj)*ldb+pc : (j+jj)*ldb+pc+kb]
 		d := dst[jj:]
 		for p, v := range src {

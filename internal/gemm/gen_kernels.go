@@ -47,13 +47,126 @@ func main() {
 	emit("")
 	avx512 := isa{name: "kernAVX512x", nr: 32, vec: 16, reg: "Z", maxMR: 14, nRegs: 32}
 	avx2 := isa{name: "kernAVX2x", nr: 16, vec: 8, reg: "Y", maxMR: 6, nRegs: 16}
-	for mr := 1; mr <= avx512.maxMR; mr++ {
-		genKernel(avx512, mr)
+	for _, colA := range []bool{false, true} {
+		for mr := 1; mr <= avx512.maxMR; mr++ {
+			genKernel(avx512, mr, colA)
+		}
+		for mr := 1; mr <= avx2.maxMR; mr++ {
+			genKernel(avx2, mr, colA)
+		}
 	}
-	for mr := 1; mr <= avx2.maxMR; mr++ {
-		genKernel(avx2, mr)
-	}
+	genTranspose16()
 	os.Stdout.WriteString(out.String())
+}
+
+// genTranspose16 emits
+//
+//	func transpose16AVX512(dst *float32, dstStride int, src *float32, srcStride int, k int)
+//
+// which reads 16 rows of k floats (row i at src + i·srcStride bytes) and
+// writes, for q = 0..k-1, the 16 floats src[0..15][q] to dst + q·dstStride.
+// It packs op(B) = Bᵀ into [k][nr] strips without scalar gathers: each 16×16
+// block is transposed in registers (32-bit, 64-bit, then two 128-bit lane
+// shuffle stages); the last partial block uses masked loads.
+func genTranspose16() {
+	emit("// func transpose16AVX512(dst *float32, dstStride int, src *float32, srcStride int, k int)")
+	emit("TEXT ·transpose16AVX512(SB), NOSPLIT, $0-40")
+	emit("\tMOVQ dst+0(FP), DI")
+	emit("\tMOVQ dstStride+8(FP), R12")
+	emit("\tMOVQ src+16(FP), AX")
+	emit("\tMOVQ srcStride+24(FP), DX")
+	emit("\tMOVQ k+32(FP), CX")
+	emit("\tLEAQ (DX)(DX*2), R13") // 3·stride
+	emit("\tLEAQ (AX)(DX*4), R8")
+	emit("\tLEAQ (R8)(DX*4), R9")
+	emit("\tLEAQ (R9)(DX*4), R10")
+	bases := []string{"AX", "R8", "R9", "R10"}
+	rowAddr := func(i int) string {
+		b := bases[i/4]
+		switch i % 4 {
+		case 0:
+			return "(" + b + ")"
+		case 1:
+			return "(" + b + ")(DX*1)"
+		case 2:
+			return "(" + b + ")(DX*2)"
+		}
+		return "(" + b + ")(R13*1)"
+	}
+	z := func(i int) string { return fmt.Sprintf("Z%d", i) }
+	// transpose turns rows Z0..Z15 into columns; column c ends in colReg[c].
+	transpose := func() (colReg [16]string) {
+		for i := 0; i < 16; i += 2 {
+			emit("\tVUNPCKLPS %s, %s, %s", z(i+1), z(i), z(16+i))
+			emit("\tVUNPCKHPS %s, %s, %s", z(i+1), z(i), z(16+i+1))
+		}
+		// Group g (rows 4g..4g+3): U_j = Z(4g+j), lane L holds column 4L+j.
+		for g := 0; g < 4; g++ {
+			t := 16 + 4*g
+			emit("\tVUNPCKLPD %s, %s, %s", z(t+2), z(t), z(4*g+0))
+			emit("\tVUNPCKHPD %s, %s, %s", z(t+2), z(t), z(4*g+1))
+			emit("\tVUNPCKLPD %s, %s, %s", z(t+3), z(t+1), z(4*g+2))
+			emit("\tVUNPCKHPD %s, %s, %s", z(t+3), z(t+1), z(4*g+3))
+		}
+		for j := 0; j < 4; j++ {
+			u := func(g int) string { return z(4*g + j) }
+			x := 16 + 4*j
+			emit("\tVSHUFF32X4 $0x88, %s, %s, %s", u(1), u(0), z(x+0))
+			emit("\tVSHUFF32X4 $0xDD, %s, %s, %s", u(1), u(0), z(x+1))
+			emit("\tVSHUFF32X4 $0x88, %s, %s, %s", u(3), u(2), z(x+2))
+			emit("\tVSHUFF32X4 $0xDD, %s, %s, %s", u(3), u(2), z(x+3))
+		}
+		for j := 0; j < 4; j++ {
+			x := 16 + 4*j
+			// Columns j, 4+j, 8+j, 12+j go to Z(j), Z(4+j), Z(8+j), Z(12+j).
+			emit("\tVSHUFF32X4 $0x88, %s, %s, %s", z(x+2), z(x+0), z(j))
+			emit("\tVSHUFF32X4 $0x88, %s, %s, %s", z(x+3), z(x+1), z(4+j))
+			emit("\tVSHUFF32X4 $0xDD, %s, %s, %s", z(x+2), z(x+0), z(8+j))
+			emit("\tVSHUFF32X4 $0xDD, %s, %s, %s", z(x+3), z(x+1), z(12+j))
+		}
+		for c := 0; c < 16; c++ {
+			colReg[c] = z(c)
+		}
+		return colReg
+	}
+	emit("\tMOVQ CX, BX")
+	emit("\tSHRQ $4, BX")
+	emit("\tJZ tr16_tail")
+	emit("tr16_loop:")
+	for i := 0; i < 16; i++ {
+		emit("\tVMOVUPS %s, %s", rowAddr(i), z(i))
+	}
+	cols := transpose()
+	for c := 0; c < 16; c++ {
+		emit("\tVMOVUPS %s, (DI)", cols[c])
+		emit("\tADDQ R12, DI")
+	}
+	for _, b := range bases {
+		emit("\tADDQ $64, %s", b)
+	}
+	emit("\tDECQ BX")
+	emit("\tJNZ tr16_loop")
+	emit("tr16_tail:")
+	emit("\tANDQ $15, CX")
+	emit("\tJZ tr16_done")
+	emit("\tMOVL $1, BX")
+	emit("\tSHLL CX, BX")
+	emit("\tDECL BX")
+	emit("\tKMOVW BX, K1")
+	for i := 0; i < 16; i++ {
+		emit("\tVMOVUPS.Z %s, K1, %s", rowAddr(i), z(i))
+	}
+	cols = transpose()
+	for c := 0; c < 15; c++ {
+		emit("\tVMOVUPS %s, (DI)", cols[c])
+		emit("\tADDQ R12, DI")
+		emit("\tCMPQ CX, $%d", c+1)
+		emit("\tJEQ tr16_done")
+	}
+	emit("tr16_done:")
+	emit("\tVZEROUPPER")
+	emit("\tRET")
+	emit("")
 }
 
 // Argument frame shared by all kernels (see kernels_amd64.go):
@@ -77,7 +190,11 @@ func rowAddr(r, off int) string {
 	}
 }
 
-func genKernel(s isa, mr int) {
+// genKernel emits the mr-row kernel of s. With colA false, A row r starts at
+// a + r·rsA and its k values are contiguous (A read in place, op(A) = A);
+// with colA true, A[r, p] is at a + 4r + p·rsA, i.e. the mr values of one k
+// are contiguous (A packed as [k][mr], or read in place for op(A) = Aᵀ).
+func genKernel(s isa, mr int, colA bool) {
 	nv := s.nr / s.vec // vectors per tile row (2)
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", s.reg, r*nv+v) }
 	bReg := func(v int) string { return fmt.Sprintf("%s%d", s.reg, s.nRegs-nv+v) }
@@ -89,6 +206,9 @@ func genKernel(s isa, mr int) {
 	}
 	tReg := func(i int) string { return fmt.Sprintf("%s%d", s.reg, firstT+i%nT) }
 	fn := fmt.Sprintf("%s%d", s.name, mr)
+	if colA {
+		fn = fmt.Sprintf("%s%d", strings.TrimSuffix(s.name, "x")+"p", mr)
+	}
 	lbl := func(x string) string { return fmt.Sprintf("%s_%s", strings.ToLower(fn), x) }
 
 	emit("// func %s(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)", fn)
@@ -99,6 +219,9 @@ func genKernel(s isa, mr int) {
 	emit("\tMOVQ b+24(FP), BX")
 	emit("\tMOVQ bs+32(FP), SI")
 	nBase := (mr + 2) / 3
+	if colA {
+		nBase = 0
+	}
 	for i := 1; i < nBase; i++ {
 		// base[i] = base[i-1] + 3·rsA
 		emit("\tLEAQ (%s)(DX*2), %s", aBase[i-1], aBase[i])
@@ -129,10 +252,17 @@ func genKernel(s isa, mr int) {
 		for r := 0; r < mr; r++ {
 			tr := tReg(t)
 			t++
-			emit("\tVBROADCASTSS %s, %s", rowAddr(r, off), tr)
+			if colA {
+				emit("\tVBROADCASTSS %d(AX), %s", 4*r, tr)
+			} else {
+				emit("\tVBROADCASTSS %s, %s", rowAddr(r, off), tr)
+			}
 			for v := 0; v < nv; v++ {
 				emit("\tVFMADD231PS %s, %s, %s", bReg(v), tr, acc(r, v))
 			}
+		}
+		if colA {
+			emit("\tADDQ DX, AX")
 		}
 	}
 	for u := 0; u < unroll; u++ {

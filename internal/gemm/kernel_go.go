@@ -20,6 +20,12 @@ type kernel struct {
 	mr    int           // tile height the driver aims for
 	nr    int           // tile width (B panels are packed nr floats wide)
 	tiles []microKernel // tiles[r-1] computes r rows, r = 1..mr
+	// colTiles, when present, are the same kernels reading A[r, p] at
+	// a + 4r + p·rsA (the rows of one k are contiguous): op(A) = Aᵀ in place
+	// or A packed as [k][mr].
+	colTiles []microKernel
+	// packBT, when present, replaces the scalar packBT.
+	packBT func(dst, b []float32, ldb, pc, kb, j, w, nr int)
 }
 
 const portableMR, portableNR = 4, 4

@@ -65,6 +65,69 @@ func kernAVX2x5(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc 
 //go:noescape
 func kernAVX2x6(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
 
+//go:noescape
+func kernAVX512p1(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p2(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p3(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p4(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p5(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p6(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p7(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p8(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p9(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p10(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p11(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p12(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p13(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512p14(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX2p1(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX2p2(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX2p3(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX2p4(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX2p5(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX2p6(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func transpose16AVX512(dst *float32, dstStride int, src *float32, srcStride int, k int)
+
 // avx512MR is the AVX-512 tile height: 2·12 accumulators + 2 B vectors + 6
 // broadcast registers use all 32 ZMM registers.
 const avx512MR = 12
@@ -90,6 +153,32 @@ var avx512Tiles = [...]microKernel{
 	kernAVX512x14,
 }
 
+var avx512ColTiles = [...]microKernel{
+	kernAVX512p1,
+	kernAVX512p2,
+	kernAVX512p3,
+	kernAVX512p4,
+	kernAVX512p5,
+	kernAVX512p6,
+	kernAVX512p7,
+	kernAVX512p8,
+	kernAVX512p9,
+	kernAVX512p10,
+	kernAVX512p11,
+	kernAVX512p12,
+	kernAVX512p13,
+	kernAVX512p14,
+}
+
+var avx2ColTiles = [...]microKernel{
+	kernAVX2p1,
+	kernAVX2p2,
+	kernAVX2p3,
+	kernAVX2p4,
+	kernAVX2p5,
+	kernAVX2p6,
+}
+
 var avx2Tiles = [...]microKernel{
 	kernAVX2x1,
 	kernAVX2x2,
@@ -104,10 +193,27 @@ func archKernels() []*kernel {
 	f := detectCPU()
 	var ks []*kernel
 	if f.avx512 {
-		ks = append(ks, &kernel{name: "avx512", mr: avx512MR, nr: 32, tiles: avx512Tiles[:avx512MR]})
+		ks = append(ks, &kernel{name: "avx512", mr: avx512MR, nr: 32,
+			tiles: avx512Tiles[:avx512MR], colTiles: avx512ColTiles[:avx512MR], packBT: packBTAVX512})
 	}
 	if f.avx2FMA {
-		ks = append(ks, &kernel{name: "avx2", mr: 6, nr: 16, tiles: avx2Tiles[:]})
+		ks = append(ks, &kernel{name: "avx2", mr: 6, nr: 16, tiles: avx2Tiles[:], colTiles: avx2ColTiles[:]})
 	}
 	return ks
+}
+
+// packBTAVX512 is packBT with each 16-column half of the strip transposed in
+// registers; a partial half falls back to the scalar loop.
+func packBTAVX512(dst, b []float32, ldb, pc, kb, j, w, nr int) {
+	if kb == 0 {
+		return
+	}
+	done := 0
+	for ; done+16 <= w; done += 16 {
+		src := b[(j+done)*ldb+pc : (j+done+15)*ldb+pc+kb]
+		transpose16AVX512(&dst[done], nr*4, &src[0], ldb*4, kb)
+	}
+	if done < w || w < nr {
+		packBTRange(dst, b, ldb, pc, kb, j, done, w, nr)
+	}
 }
