@@ -91,7 +91,8 @@ func (e KLEstimator) Token(logp, refLogp float64) (kl, dKLdLogp float64) {
 	return math.NaN(), math.NaN()
 }
 
-// Sequence returns Σ_t k(a_t) over one completion's tokens.
+// Sequence returns Σ_t k(a_t) over one completion's tokens; refLogp must be at
+// least as long as logp.
 func (e KLEstimator) Sequence(logp, refLogp []float64) float64 {
 	s := 0.0
 	for t := range logp {
@@ -99,11 +100,4 @@ func (e KLEstimator) Sequence(logp, refLogp []float64) float64 {
 		s += kl
 	}
 	return s
-}
-
-func (e KLEstimator) valid() error {
-	if e < K1 || e > K3 {
-		return fmt.Errorf("unknown KL estimator %d: want K1, K2 or K3", int(e))
-	}
-	return nil
 }

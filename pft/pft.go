@@ -185,3 +185,63 @@ func sumRow(row []float64) float64 {
 	}
 	return s
 }
+
+// clipState says which side of the trust region clipped a surrogate term.
+type clipState int
+
+const (
+	notClipped  clipState = iota
+	clippedLow            // A < 0 and ρ < 1−ε_low: the clipped branch is the minimum
+	clippedHigh           // A > 0 and ρ > 1+ε_high
+)
+
+// clippedSurrogate is PPO's clipped objective term for one log-ratio
+// logRatio = log π − log π_old and advantage A:
+//
+//	s = min(ρ A, clip(ρ, 1−ε_low, 1+ε_high) A),   ρ = e^{logRatio}
+//
+// with ds/dlogRatio = ρ A where the unclipped branch is the minimum and 0 where
+// the clipped (constant) branch is strictly smaller. Where both branches are
+// equal (inside the trust region or exactly on its edge) the gradient is ρ A,
+// as torch's min/clamp give.
+func clippedSurrogate(logRatio, A, epsLow, epsHigh float64) (s, ds float64, clip clipState) {
+	rho := math.Exp(logRatio)
+	switch {
+	case A > 0 && rho > 1+epsHigh:
+		return (1 + epsHigh) * A, 0, clippedHigh
+	case A < 0 && rho < 1-epsLow:
+		return (1 - epsLow) * A, 0, clippedLow
+	}
+	return rho * A, rho * A, notClipped
+}
+
+// applyMissingEOSPenalty returns scores with penalty subtracted wherever the
+// completion did not end with EOS (TRL's missing_eos_penalty).
+func applyMissingEOSPenalty(what string, scores []float64, containsEOS []bool, penalty float64) ([]float64, error) {
+	out := append([]float64(nil), scores...)
+	if penalty == 0 {
+		return out, nil
+	}
+	if math.IsNaN(penalty) || math.IsInf(penalty, 0) {
+		return nil, fmt.Errorf("%s: missing_eos_penalty = %v, want a finite number", what, penalty)
+	}
+	if len(containsEOS) != len(scores) {
+		return nil, fmt.Errorf("%s: missing_eos_penalty needs ContainsEOS: len = %d, want %d", what, len(containsEOS), len(scores))
+	}
+	for j, eos := range containsEOS {
+		if !eos {
+			out[j] -= penalty
+		}
+	}
+	return out, nil
+}
+
+// allEqual reports whether every value equals the first (a zero-std group).
+func allEqual(xs []float64) bool {
+	for _, x := range xs {
+		if x != xs[0] {
+			return false
+		}
+	}
+	return true
+}

@@ -55,21 +55,27 @@ func DefaultPPOConfig() PPOConfig {
 }
 
 // PPOTokenRewards is r_t above for one completion: −β k1_t per token plus the
-// score at the last token. logp (π_old) and refLogp must be non-empty and equally long.
-func PPOTokenRewards(score float64, logp, refLogp []float64, klCoef float64) []float64 {
+// score at the last token, from the log-probs of π_old (logp) and π_ref.
+func PPOTokenRewards(score float64, logp, refLogp []float64, klCoef float64) ([]float64, error) {
+	if len(logp) == 0 || len(refLogp) != len(logp) {
+		return nil, fmt.Errorf("PPO token rewards: %d log-probs and %d reference log-probs, want the same non-zero number", len(logp), len(refLogp))
+	}
 	r := make([]float64, len(logp))
 	for t := range logp {
 		kl, _ := K1.Token(logp[t], refLogp[t])
 		r[t] = -klCoef * kl
 	}
 	r[len(r)-1] += score
-	return r
+	return r, nil
 }
 
 // GAE returns the advantages Â_t and value targets R̂_t = Â_t + V_t of one
 // completion from its per-token rewards and values (V after the last token is 0:
 // the episode ends there).
-func GAE(rewards, values []float64, gamma, lambda float64) (advantages, returns []float64) {
+func GAE(rewards, values []float64, gamma, lambda float64) (advantages, returns []float64, err error) {
+	if len(values) != len(rewards) {
+		return nil, nil, fmt.Errorf("GAE: %d rewards and %d values, want one value per reward", len(rewards), len(values))
+	}
 	T := len(rewards)
 	advantages = make([]float64, T)
 	returns = make([]float64, T)
@@ -84,7 +90,7 @@ func GAE(rewards, values []float64, gamma, lambda float64) (advantages, returns 
 		advantages[t] = last
 		returns[t] = last + values[t]
 	}
-	return advantages, returns
+	return advantages, returns, nil
 }
 
 // Whiten standardises all tokens of a ragged batch together, TRL's
@@ -176,8 +182,9 @@ func PPOAdvantages(cfg PPOConfig, r PPORollout) (PPOAdvantageResult, error) {
 	ret := make([][]float64, n)
 	var klSum, entropySum, lengthSum float64
 	for i := range n {
-		rewards := PPOTokenRewards(scores[i], r.Logp[i], r.RefLogp[i], cfg.KLCoef)
-		adv[i], ret[i] = GAE(rewards, r.Values[i], cfg.Gamma, cfg.Lambda)
+		// Shapes were checked above, so these cannot fail.
+		rewards, _ := PPOTokenRewards(scores[i], r.Logp[i], r.RefLogp[i], cfg.KLCoef)
+		adv[i], ret[i], _ = GAE(rewards, r.Values[i], cfg.Gamma, cfg.Lambda)
 		klSum += K1.Sequence(r.Logp[i], r.RefLogp[i])
 		entropySum -= sumRow(r.Logp[i])
 		lengthSum += float64(len(r.Logp[i]))

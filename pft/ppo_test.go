@@ -11,7 +11,8 @@ func TestGAEAgainstHandUnrolledRecursion(t *testing.T) {
 	//   δ_1 = 0 + 0.9·0.7 − 0.6 = 0.03
 	//   δ_0 = 0 + 0.9·0.6 − 0.5 = 0.04
 	//   Â_2 = 0.3, Â_1 = 0.03 + 0.72·0.3 = 0.246, Â_0 = 0.04 + 0.72·0.246 = 0.21712
-	adv, ret := GAE([]float64{0, 0, 1}, []float64{0.5, 0.6, 0.7}, 0.9, 0.8)
+	adv, ret, err := GAE([]float64{0, 0, 1}, []float64{0.5, 0.6, 0.7}, 0.9, 0.8)
+	mustNoErr(t, err)
 	for t2, want := range []float64{0.21712, 0.246, 0.3} {
 		near(t, "Â", adv[t2], want, 1e-14)
 	}
@@ -24,7 +25,8 @@ func TestGAELimits(t *testing.T) {
 	rewards := []float64{0.2, -0.1, 0.05, 1.5}
 	values := []float64{0.4, 0.9, -0.3, 0.6}
 	// λ = 1, γ = 1: Monte-Carlo return minus the value, Â_t = Σ_{l≥t} r_l − V_t.
-	adv, ret := GAE(rewards, values, 1, 1)
+	adv, ret, err := GAE(rewards, values, 1, 1)
+	mustNoErr(t, err)
 	for t2 := range rewards {
 		g := 0.0
 		for l := t2; l < len(rewards); l++ {
@@ -34,7 +36,8 @@ func TestGAELimits(t *testing.T) {
 		near(t, "MC return", ret[t2], g, 1e-14)
 	}
 	// λ = 0: one-step TD error δ_t.
-	adv, _ = GAE(rewards, values, 0.95, 0)
+	adv, _, err = GAE(rewards, values, 0.95, 0)
+	mustNoErr(t, err)
 	for t2 := range rewards {
 		next := 0.0
 		if t2+1 < len(values) {
@@ -46,7 +49,8 @@ func TestGAELimits(t *testing.T) {
 
 func TestPPOTokenRewardsPutScoreOnLastToken(t *testing.T) {
 	// k1 = [−1+1.5, −2+1] = [0.5, −1]; r = [−0.1·0.5, −0.1·(−1) + 2].
-	r := PPOTokenRewards(2, []float64{-1, -2}, []float64{-1.5, -1}, 0.1)
+	r, err := PPOTokenRewards(2, []float64{-1, -2}, []float64{-1.5, -1}, 0.1)
+	mustNoErr(t, err)
 	near(t, "r_0", r[0], -0.05, 1e-15)
 	near(t, "r_1", r[1], 2.1, 1e-15)
 }
@@ -81,8 +85,14 @@ func TestPPOAdvantagesComposeRewardsGAEAndWhitening(t *testing.T) {
 	res, err := PPOAdvantages(cfg, r)
 	mustNoErr(t, err)
 	// Independent composition: score −0.5 becomes −1.0 (no EOS).
-	a0, r0 := GAE(PPOTokenRewards(1.0, r.Logp[0], r.RefLogp[0], 0.1), r.Values[0], 1, 0.95)
-	a1, r1 := GAE(PPOTokenRewards(-1.0, r.Logp[1], r.RefLogp[1], 0.1), r.Values[1], 1, 0.95)
+	tr0, err := PPOTokenRewards(1.0, r.Logp[0], r.RefLogp[0], 0.1)
+	mustNoErr(t, err)
+	tr1, err := PPOTokenRewards(-1.0, r.Logp[1], r.RefLogp[1], 0.1)
+	mustNoErr(t, err)
+	a0, r0, err := GAE(tr0, r.Values[0], 1, 0.95)
+	mustNoErr(t, err)
+	a1, r1, err := GAE(tr1, r.Values[1], 1, 0.95)
+	mustNoErr(t, err)
 	want := Whiten([][]float64{a0, a1})
 	for i, row := range want {
 		for t2 := range row {
@@ -205,4 +215,8 @@ func TestPPORejectsBadInput(t *testing.T) {
 	wantErr(t, err, "PPO loss: cliprange = 0, want a finite value > 0")
 	_, err = PPOAdvantages(DefaultPPOConfig(), PPORollout{Scores: []float64{1}, Logp: [][]float64{{-1}}, RefLogp: [][]float64{{-1}}, Values: [][]float64{{}}})
 	wantErr(t, err, "PPO advantages: Values[0] has no tokens")
+	_, _, err = GAE([]float64{1, 2}, []float64{0}, 1, 0.95)
+	wantErr(t, err, "GAE: 2 rewards and 1 values, want one value per reward")
+	_, err = PPOTokenRewards(1, nil, nil, 0.1)
+	wantErr(t, err, "PPO token rewards: 0 log-probs and 0 reference log-probs")
 }
