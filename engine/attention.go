@@ -128,3 +128,42 @@ func axpy(y []float32, alpha float32, x []float32) {
 		y[i] += alpha * v
 	}
 }
+
+// AttentionCached is the decoding form of AttentionForward: query row r (q at
+// the start of row r of qkv, row stride 3D) belongs to sequence seq[r] at
+// position pos[r] and attends to that sequence's cached keys and values at
+// slots 0..pos[r]. kc and vc are [S, P, D] (S sequences, P slots each; slot t
+// holds position t), already holding the keys and values of every attended
+// slot, including each query's own. out is [n, D].
+func AttentionCached(out, qkv, kc, vc []float32, seq, pos []int32, P, D, H int) {
+	hd := D / H
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	n := len(seq)
+	ParallelFor(n*H, 4, func(lo, hi int) {
+		scores := make([]float32, P)
+		for rh := lo; rh < hi; rh++ {
+			r, h := rh/H, rh%H
+			base := int(seq[r]) * P * D
+			q := qkv[r*3*D+h*hd : r*3*D+h*hd+hd]
+			o := out[r*D+h*hd : r*D+h*hd+hd]
+			p := scores[:pos[r]+1]
+			mx := float32(math.Inf(-1))
+			for j := range p {
+				s := dot(q, kc[base+j*D+h*hd:base+j*D+h*hd+hd]) * scale
+				p[j] = s
+				mx = max(mx, s)
+			}
+			var sum float32
+			for j, s := range p {
+				e := Expf(s - mx)
+				p[j] = e
+				sum += e
+			}
+			inv := 1 / sum
+			clear(o)
+			for j := range p {
+				axpy(o, p[j]*inv, vc[base+j*D+h*hd:base+j*D+h*hd+hd])
+			}
+		}
+	})
+}

@@ -498,3 +498,36 @@ func TestTanhfAccuracy(t *testing.T) {
 	}
 	t.Logf("Tanhf max error abs %.3g rel %.3g", worstAbs, worstRel)
 }
+
+// Filling a cache with every position's keys and values and querying each
+// position must reproduce the full causal attention.
+func TestAttentionCachedMatchesForward(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	const B, T, D, H, P = 3, 6, 8, 2, 7
+	lens := []int{6, 4, 1}
+	qkv := randVec(r, B*T*3*D, 1)
+	want := make([]float32, B*T*D)
+	AttentionForward(want, make([]float32, B*H*T*T), qkv, lens, B, T, D, H)
+	kc, vc := make([]float32, B*P*D), make([]float32, B*P*D)
+	var seq, pos []int32
+	var rows []float32
+	for b := 0; b < B; b++ {
+		for i := 0; i < lens[b]; i++ {
+			row := qkv[(b*T+i)*3*D : (b*T+i+1)*3*D]
+			copy(kc[(b*P+i)*D:], row[D:2*D])
+			copy(vc[(b*P+i)*D:], row[2*D:3*D])
+			seq, pos = append(seq, int32(b)), append(pos, int32(i))
+			rows = append(rows, row...)
+		}
+	}
+	out := randVec(r, len(seq)*D, 1)
+	AttentionCached(out, rows, kc, vc, seq, pos, P, D, H)
+	for k := range seq {
+		b, i := int(seq[k]), int(pos[k])
+		for c := 0; c < D; c++ {
+			if d := math.Abs(float64(out[k*D+c] - want[(b*T+i)*D+c])); d > 1e-6 {
+				t.Fatalf("seq %d pos %d col %d: cached %g, full %g", b, i, c, out[k*D+c], want[(b*T+i)*D+c])
+			}
+		}
+	}
+}

@@ -49,6 +49,19 @@ func newTestModel(t *testing.T, c Config, seed uint64) *Model {
 	return m
 }
 
+// newRandomModel is newTestModel with every parameter, biases and LayerNorm
+// weights included, moved off its initial value, so that no term of the
+// forward pass vanishes (zero biases would hide a dropped bias).
+func newRandomModel(t *testing.T, c Config, seed uint64) *Model {
+	t.Helper()
+	m := newTestModel(t, c, seed)
+	r := rand.New(rand.NewPCG(seed, 77))
+	for i := range m.data {
+		m.data[i] += float32(r.NormFloat64() * 0.1)
+	}
+	return m
+}
+
 // checkModelGrad compares m's analytic gradient (after ZeroGrad, loss,
 // backward) with finite differences of loss on up to 6 entries of every
 // parameter tensor, plus one random direction across all parameters.
@@ -116,7 +129,7 @@ func TestGradLMAllPositions(t *testing.T) {
 		t.Run(fmt.Sprintf("tied=%v", tied), func(t *testing.T) {
 			c := testConfig("lm")
 			c.TieWordEmbeddings = tied
-			m := newTestModel(t, c, 1)
+			m := newRandomModel(t, c, 1)
 			b := testBatch()
 			var out *Output
 			loss := func() float64 { // mean next-token NLL over all positions
@@ -153,7 +166,7 @@ func TestGradLMAllPositions(t *testing.T) {
 // A DPO-like loss on the per-sequence response log-prob sums (different
 // prompt lengths, padding) plus an entropy bonus at the response tokens.
 func TestGradSequenceLogProbsAndEntropy(t *testing.T) {
-	m := newTestModel(t, testConfig("lm"), 2)
+	m := newRandomModel(t, testConfig("lm"), 2)
 	b := testBatch()
 	coef := []float64{0.7, -1.3, 0.4, 2.0}
 	ent := 0.3
@@ -194,7 +207,7 @@ func TestGradRewardModel(t *testing.T) {
 		t.Run(readout, func(t *testing.T) {
 			c := testConfig("scalar")
 			c.ScalarReadout = readout
-			m := newTestModel(t, c, 3)
+			m := newRandomModel(t, c, 3)
 			b := testBatch()
 			b.PromptLen[3] = 1 // "mean" needs a response in every sequence
 			pairs := [][2]int{{0, 1}, {2, 3}, {1, 2}}

@@ -228,9 +228,9 @@ func TestPaddingDoesNotChangeValidOutputs(t *testing.T) {
 	for _, head := range []string{"lm", "scalar"} {
 		c := testConfig(head)
 		c.PadTokenID = 0
-		m0 := newTestModel(t, c, 4)
+		m0 := newRandomModel(t, c, 4)
 		c.PadTokenID = 5
-		m5 := newTestModel(t, c, 4)
+		m5 := newRandomModel(t, c, 4)
 		b := testBatch()
 		o0, err := m0.Forward(b, ForwardOptions{ScoreAll: true})
 		if err != nil {
