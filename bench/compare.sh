@@ -7,6 +7,7 @@
 #   --torch-only  skip roads (e.g. to record the peer's numbers before `roads bench` exists)
 # env: TORCH_GPT  path of torch_gpt.py (default: bench/, then ../shared/bench/, then /work/shared/bench/)
 #      CPUS       cores to pin both engines to (default 0,1)
+#      PYTHON     interpreter with torch (default /usr/bin/python3, Debian's)
 #
 # Needs Debian's PyTorch: apt-get update && apt-get install -y python3-torch
 # (it is /usr/bin/python3's module; a pyenv python3 on PATH does not see it).
@@ -18,7 +19,7 @@ while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--steps) steps="${2:?--steps needs a number}"; shift 2 ;;
 	--torch-only) torch_only=1; shift ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -29,7 +30,7 @@ fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-py=/usr/bin/python3
+py="${PYTHON:-/usr/bin/python3}"
 cpus="${CPUS:-0,1}"
 
 if [[ ! -x "$py" ]] || ! "$py" -c 'import torch' 2>/dev/null; then

@@ -69,6 +69,9 @@ func writeFileAtomic(path string, content func(io.Writer) error) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err := writeAndSync(tmp, content); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

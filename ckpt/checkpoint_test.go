@@ -294,6 +294,14 @@ func TestFailedFileWriteKeepsOldFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
+	// The file gets the usual permissions (0644 under the umask), not CreateTemp's 0600.
+	ref := filepath.Join(t.TempDir(), "ref")
+	if err := os.WriteFile(ref, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, ref := mustStat(t, path), mustStat(t, ref); st.Mode().Perm() != ref.Mode().Perm() {
+		t.Fatalf("mode %v, want %v", st.Mode().Perm(), ref.Mode().Perm())
+	}
 	failOn(t, ModelFile)
 	if err := WriteSafetensors(path, F32Tensors(params(2)), nil); err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("write should fail: %v", err)
@@ -402,4 +410,13 @@ func TestPruneCheckpoints(t *testing.T) {
 	if removed, err := PruneCheckpoints(out, 5); err != nil || removed != nil {
 		t.Fatalf("fewer complete than keep: %v %v", removed, err)
 	}
+}
+
+func mustStat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
