@@ -19,11 +19,6 @@ import (
 // kernel: never on threads, task boundaries, or packing decisions.
 
 const (
-	// kcMax bounds the K block: an A strip (mr×kc) stays in L1 while the
-	// packed B block (kc×nc) is read from L2.
-	kcMax = 256
-	// bBlockFloats is the packed B block budget, about 1/2 of the 1 MiB L2.
-	bBlockFloats = 128 << 10
 	// parallelMinFlops: below this a call runs on the calling goroutine; the
 	// hand-off to a worker costs a few microseconds.
 	parallelMinFlops = 1 << 21
@@ -32,6 +27,8 @@ const (
 	// B in place for op(B) = B (packing would not be amortized).
 	smallRows = 64
 )
+
+var splitPolicy = 0
 
 // plan is one Sgemm call cut into independent tasks. Task t covers rows
 // [rt·rowChunk, ...) and columns [ct·colChunk, ...) of C, with
@@ -57,28 +54,67 @@ func newPlan(kern *kernel, threads int, transA, transB bool, m, n, k int, alpha 
 	p := &plan{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 	mr, nr := kern.mr, kern.nr
-	p.kc = ceilDiv(k, ceilDiv(k, kcMax))
-	p.nc = max(nr, bBlockFloats/p.kc/nr*nr)
+	p.kc = ceilDiv(k, ceilDiv(k, kern.kcMax))
+	p.nc = max(nr, kern.bBlockFloats/p.kc/nr*nr)
 
 	p.rowChunk, p.rowTasks = m, 1
 	p.colChunk, p.colTasks = n, 1
 	strips := ceilDiv(n, nr)
 	if threads > 1 && 2*float64(m)*float64(n)*float64(k) >= parallelMinFlops {
-		switch {
-		case m >= 4*mr*threads:
-			// Rows: every task packs its own copy of B, which costs about
-			// 1/rowChunk of the task's work; a few tasks per thread let a
-			// thread that was descheduled fall behind without stalling.
-			tasks := min(4*threads, ceilDiv(m, 8*mr))
+		rowsFor := func(tasks int) {
 			p.rowChunk = ceilDiv(ceilDiv(m, tasks), mr) * mr
 			p.rowTasks = ceilDiv(m, p.rowChunk)
-		case strips >= 2:
-			tasks := min(2*threads, strips)
+		}
+		colsFor := func(tasks int) {
 			p.colChunk = ceilDiv(strips, tasks) * nr
 			p.colTasks = ceilDiv(n, p.colChunk)
-		case m > mr:
-			p.rowChunk = ceilDiv(ceilDiv(m, threads), mr) * mr
-			p.rowTasks = ceilDiv(m, p.rowChunk)
+		}
+		bigM := m >= 4*mr*threads
+		switch splitPolicy {
+		case 0:
+			switch {
+			case bigM:
+				rowsFor(min(4*threads, ceilDiv(m, 8*mr)))
+			case strips >= 2:
+				colsFor(min(2*threads, strips))
+			case m > mr:
+				rowsFor(threads)
+			}
+		case 1:
+			switch {
+			case bigM:
+				rowsFor(threads)
+			case strips >= 2:
+				colsFor(min(2*threads, strips))
+			case m > mr:
+				rowsFor(threads)
+			}
+		case 2:
+			switch {
+			case strips >= threads:
+				colsFor(threads)
+			case m > mr:
+				rowsFor(threads)
+			}
+		case 3:
+			switch {
+			case strips >= 2*threads:
+				colsFor(2 * threads)
+			case strips >= threads:
+				colsFor(threads)
+			case m > mr:
+				rowsFor(threads)
+			}
+		case 4:
+			switch {
+			case strips >= threads && bigM:
+				colsFor(threads)
+				rowsFor(2)
+			case strips >= threads:
+				colsFor(threads)
+			case m > mr:
+				rowsFor(threads)
+			}
 		}
 	}
 	return p
@@ -138,7 +174,7 @@ func (p *plan) runTask(t int, ws *workspace) {
 		// bytes and is read by tiles with k stride / row stride rsA.
 		var aStart *float32
 		var rsA, rowStep int
-		tiles := p.kern.tiles
+		tiles, wide := p.kern.tiles, p.kern.wide
 		switch {
 		case !p.transA:
 			aStart, rsA = &p.a[m0*p.lda+pc], p.lda*4
@@ -147,7 +183,7 @@ func (p *plan) runTask(t int, ws *workspace) {
 			// Read Aᵀ in place: the mr values of one k are contiguous. Packing
 			// it (or packing A for op(A) = A) measured slower on every model
 			// shape: the in-place loads hide their latency behind the FMAs.
-			tiles = p.kern.colTiles
+			tiles, wide = p.kern.colTiles, p.kern.wideCol
 			aStart, rsA, rowStep = &p.a[pc*p.lda+m0], p.lda*4, 4
 		default:
 			buf := aligned(&ws.aBuf, rows*kb)
@@ -163,25 +199,68 @@ func (p *plan) runTask(t int, ws *workspace) {
 			nb := min(p.nc, n1-jc)
 			strips := p.prepareB(ws, pc, kb, jc, nb, inPlaceB)
 			if smallTask {
+				// Walk B strips outside so each strip is reused from L1 by
+				// every row strip; a short last row strip goes wide.
+				narrowEnd := m1
+				lastH := rows - (ceilDiv(rows, mr)-1)*mr
+				if lastH <= len(wide) {
+					narrowEnd = m1 - lastH
+				}
 				for _, s := range strips {
-					for ir := m0; ir < m1; ir += mr {
-						h := min(mr, m1-ir)
-						tiles[h-1](kb, aStrip(ir), rsA,
+					for ir := m0; ir < narrowEnd; ir += mr {
+						tiles[min(mr, narrowEnd-ir)-1](kb, aStrip(ir), rsA,
 							s.ptr, s.stride, &p.c[ir*p.ldc+s.col], p.ldc*4, p.alpha, beta, s.width, mode)
 					}
+				}
+				if narrowEnd < m1 {
+					p.rowStrip(narrowEnd, lastH, kb, aStrip(narrowEnd), rsA, tiles, wide, strips, beta, mode)
 				}
 			} else {
 				for ir := m0; ir < m1; ir += mr {
 					h := min(mr, m1-ir)
-					ap := aStrip(ir)
-					tile := tiles[h-1]
-					for _, s := range strips {
-						tile(kb, ap, rsA, s.ptr, s.stride, &p.c[ir*p.ldc+s.col], p.ldc*4, p.alpha, beta, s.width, mode)
-					}
+					p.rowStrip(ir, h, kb, aStrip(ir), rsA, tiles, wide, strips, beta, mode)
 				}
 			}
 		}
 	}
+}
+
+// rowStrip computes rows [ir, ir+h) of C for every strip of the B block.
+func (p *plan) rowStrip(ir, h, kb int, ap *float32, rsA int, tiles []microKernel, wide []wideKernel, strips []stripRef, beta float32, mode int) {
+	tile := tiles[h-1]
+	crow := p.c[ir*p.ldc:]
+	if h > len(wide) {
+		for _, s := range strips {
+			tile(kb, ap, rsA, s.ptr, s.stride, &crow[s.col], p.ldc*4, p.alpha, beta, s.width, mode)
+		}
+		return
+	}
+	w := wide[h-1]
+	for i := 0; i < len(strips); {
+		if g := strips[i:min(i+wideStrips, len(strips))]; len(g) == wideStrips && uniformStrips(g, p.kern.nr) {
+			ss := int(uintptr(unsafe.Pointer(g[1].ptr)) - uintptr(unsafe.Pointer(g[0].ptr)))
+			w(kb, ap, rsA, g[0].ptr, g[0].stride, ss, &crow[g[0].col], p.ldc*4, p.alpha, beta, mode)
+			i += wideStrips
+			continue
+		}
+		s := strips[i]
+		tile(kb, ap, rsA, s.ptr, s.stride, &crow[s.col], p.ldc*4, p.alpha, beta, s.width, mode)
+		i++
+	}
+}
+
+// uniformStrips reports whether g are full-width strips of adjacent columns
+// with the same k stride and equally spaced starts, as a wideKernel needs.
+func uniformStrips(g []stripRef, nr int) bool {
+	base := uintptr(unsafe.Pointer(g[0].ptr))
+	ss := uintptr(unsafe.Pointer(g[1].ptr)) - base
+	for q, s := range g {
+		if s.width != nr || s.stride != g[0].stride || s.col != g[0].col+q*nr ||
+			uintptr(unsafe.Pointer(s.ptr)) != base+uintptr(q)*ss {
+			return false
+		}
+	}
+	return true
 }
 
 // prepareB makes the strips of B block rows [pc, pc+kb), columns [jc, jc+nb):

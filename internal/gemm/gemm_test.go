@@ -177,6 +177,32 @@ func TestSgemmShapes(t *testing.T) {
 	}
 }
 
+// TestSgemmFewRows covers the decode-like shapes with 1-3 rows in the last
+// row strip, which the wide kernels compute several B strips at a time, with
+// B read in place, packed, and with partial strips mixed in.
+func TestSgemmFewRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	caseIdx := 0
+	for _, l := range layouts {
+		for _, m := range []int{1, 2, 3, 4, 13, 14, 15, 26, 27} {
+			for _, n := range []int{64, 128, 129, 160, 256, 300} {
+				for _, k := range []int{1, 5, 16, 33, 300, 600} {
+					sc := scalarCases[caseIdx%len(scalarCases)]
+					p := newProblem(rng, l.transA, l.transB, m, n, k, sc.alpha, sc.beta, caseIdx%3)
+					caseIdx++
+					want, bound := p.reference()
+					for _, kern := range kernels {
+						p.check(t, kern.name, p.run(kern, 1+caseIdx%2), want, bound)
+					}
+					if t.Failed() {
+						t.FailNow()
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestSgemmLarge covers several K blocks, several N blocks, both task
 // splits (rows and columns) and the in-place and packed B paths.
 func TestSgemmLarge(t *testing.T) {

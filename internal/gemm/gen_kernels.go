@@ -45,7 +45,7 @@ func main() {
 	emit("")
 	emit("#include \"textflag.h\"")
 	emit("")
-	avx512 := isa{name: "kernAVX512x", nr: 32, vec: 16, reg: "Z", maxMR: 14, nRegs: 32}
+	avx512 := isa{name: "kernAVX512x", nr: 32, vec: 16, reg: "Z", maxMR: 12, nRegs: 32}
 	avx2 := isa{name: "kernAVX2x", nr: 16, vec: 8, reg: "Y", maxMR: 6, nRegs: 16}
 	for _, colA := range []bool{false, true} {
 		for mr := 1; mr <= avx512.maxMR; mr++ {
@@ -55,8 +55,138 @@ func main() {
 			genKernel(avx2, mr, colA)
 		}
 	}
+	for _, colA := range []bool{false, true} {
+		for h := 1; h <= 3; h++ {
+			genWide(avx512, h, colA)
+		}
+		genWide(avx2, 1, colA)
+	}
 	genTranspose16()
 	os.Stdout.WriteString(out.String())
+}
+
+// wideStrips is how many nr-wide B strips a wide kernel covers.
+const wideStrips = 4
+
+// genWide emits a kernel for h ≤ 3 rows that covers wideStrips B strips at
+// once (strip q at b + q·ss bytes):
+//
+//	func NAME(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+//
+// With only h rows, a 32-wide tile has too few independent FMA chains to hide
+// the FMA latency (2 per row); 4 strips give 8 per row. Every element is
+// still one FMA chain over p = 0..k-1, so results equal the narrow kernels'
+// bit for bit. All 4·nr columns are full; C is never masked.
+func genWide(s isa, h int, colA bool) {
+	nv := wideStrips * s.nr / s.vec // vectors per row
+	acc := func(r, v int) string { return fmt.Sprintf("%s%d", s.reg, r*nv+v) }
+	bc := func(r int) string { return fmt.Sprintf("%s%d", s.reg, h*nv+r) }
+	bTmp := func(v int) string { return fmt.Sprintf("%s%d", s.reg, h*nv+h+v%2) }
+	if h*nv+h+2 > s.nRegs {
+		panic("wide kernel needs too many registers")
+	}
+	fn := fmt.Sprintf("%sw%d", strings.TrimSuffix(s.name, "x"), h)
+	if colA {
+		fn = fmt.Sprintf("%swp%d", strings.TrimSuffix(s.name, "x"), h)
+	}
+	lbl := func(x string) string { return fmt.Sprintf("%s_%s", strings.ToLower(fn), x) }
+	vecAddr := func(v int) string {
+		// Vector v lies in strip q = v/per at byte offset (v%per)·vecBytes.
+		per := s.nr / s.vec
+		q, off := v/per, (v%per)*s.vec*4
+		switch q {
+		case 0:
+			return fmt.Sprintf("%d(BX)", off)
+		case 1:
+			return fmt.Sprintf("%d(BX)(R9*1)", off)
+		case 2:
+			return fmt.Sprintf("%d(R8)", off)
+		}
+		return fmt.Sprintf("%d(R8)(R9*1)", off)
+	}
+	emit("// func %s(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)", fn)
+	emit("TEXT ·%s(SB), NOSPLIT, $0-80", fn)
+	emit("\tMOVQ k+0(FP), CX")
+	emit("\tMOVQ a+8(FP), AX")
+	emit("\tMOVQ rsA+16(FP), DX")
+	emit("\tMOVQ b+24(FP), BX")
+	emit("\tMOVQ bs+32(FP), SI")
+	emit("\tMOVQ ss+40(FP), R9")
+	emit("\tLEAQ (BX)(R9*2), R8")
+	for r := 0; r < h; r++ {
+		for v := 0; v < nv; v++ {
+			if s.reg == "Z" {
+				emit("\tVPXORD %s, %s, %s", acc(r, v), acc(r, v), acc(r, v))
+			} else {
+				emit("\tVXORPS %s, %s, %s", acc(r, v), acc(r, v), acc(r, v))
+			}
+		}
+	}
+	emit("\tTESTQ CX, CX")
+	emit("\tJZ %s", lbl("store"))
+	emit("%s:", lbl("loop"))
+	for r := 0; r < h; r++ {
+		var addr string
+		switch {
+		case colA:
+			addr = fmt.Sprintf("%d(AX)", 4*r)
+		case r == 0:
+			addr = "(AX)"
+		default:
+			addr = fmt.Sprintf("(AX)(DX*%d)", r)
+		}
+		emit("\tVBROADCASTSS %s, %s", addr, bc(r))
+	}
+	for v := 0; v < nv; v++ {
+		emit("\tVMOVUPS %s, %s", vecAddr(v), bTmp(v))
+		for r := 0; r < h; r++ {
+			emit("\tVFMADD231PS %s, %s, %s", bTmp(v), bc(r), acc(r, v))
+		}
+	}
+	emit("\tADDQ SI, BX")
+	emit("\tADDQ SI, R8")
+	if colA {
+		emit("\tADDQ DX, AX")
+	} else {
+		emit("\tADDQ $4, AX")
+	}
+	emit("\tDECQ CX")
+	emit("\tJNZ %s", lbl("loop"))
+
+	alpha, betaReg, tmp := bc(0), bTmp(0), bTmp(1)
+	emit("%s:", lbl("store"))
+	emit("\tMOVQ c+48(FP), DI")
+	emit("\tMOVQ ldc+56(FP), R12")
+	emit("\tVBROADCASTSS alpha+64(FP), %s", alpha)
+	emit("\tVBROADCASTSS beta+68(FP), %s", betaReg)
+	emit("\tMOVQ mode+72(FP), R13")
+	emit("\tTESTQ R13, R13")
+	emit("\tJNZ %s", lbl("beta"))
+	for r := 0; r < h; r++ {
+		for v := 0; v < nv; v++ {
+			emit("\tVMULPS %s, %s, %s", alpha, acc(r, v), acc(r, v))
+			emit("\tVMOVUPS %s, %d(DI)", acc(r, v), v*s.vec*4)
+		}
+		if r < h-1 {
+			emit("\tADDQ R12, DI")
+		}
+	}
+	emit("\tVZEROUPPER")
+	emit("\tRET")
+	emit("%s:", lbl("beta"))
+	for r := 0; r < h; r++ {
+		for v := 0; v < nv; v++ {
+			emit("\tVMULPS %d(DI), %s, %s", v*s.vec*4, betaReg, tmp)
+			emit("\tVFMADD231PS %s, %s, %s", alpha, acc(r, v), tmp)
+			emit("\tVMOVUPS %s, %d(DI)", tmp, v*s.vec*4)
+		}
+		if r < h-1 {
+			emit("\tADDQ R12, DI")
+		}
+	}
+	emit("\tVZEROUPPER")
+	emit("\tRET")
+	emit("")
 }
 
 // genTranspose16 emits

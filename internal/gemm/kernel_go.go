@@ -14,6 +14,12 @@ import "unsafe"
 // are touched. Every element is accumulated over p = 0..k-1 in order.
 type microKernel func(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
 
+// wideKernel: see kernel.wide.
+type wideKernel func(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+// wideStrips is the number of B strips a wideKernel covers.
+const wideStrips = 4
+
 // kernel is one implementation of the micro-kernel family.
 type kernel struct {
 	name  string
@@ -24,6 +30,16 @@ type kernel struct {
 	// a + 4r + p·rsA (the rows of one k are contiguous): op(A) = Aᵀ in place
 	// or A packed as [k][mr].
 	colTiles []microKernel
+	// kcMax bounds the K block: an A strip (mr×kc) stays in L1 while the
+	// packed B block (kc×nc) is read from L2. bBlockFloats bounds kc×nc.
+	// The K blocking fixes the summation order, so kcMax is a constant of
+	// the kernel, never a function of the thread count.
+	kcMax, bBlockFloats int
+	// wide[h-1] (wideCol[h-1] for column-layout A), when present, computes
+	// h rows of wideStrips consecutive full nr-wide strips at once (strip q
+	// at b + q·ss bytes), keeping enough FMA chains in flight when h is tiny.
+	// Same per-element arithmetic as tiles.
+	wide, wideCol []wideKernel
 	// packBT, when present, replaces the scalar packBT.
 	packBT func(dst, b []float32, ldb, pc, kb, j, w, nr int)
 }
@@ -31,9 +47,10 @@ type kernel struct {
 const portableMR, portableNR = 4, 4
 
 var portableKernel = &kernel{
-	name: "portable",
-	mr:   portableMR,
-	nr:   portableNR,
+	name:  "portable",
+	mr:    portableMR,
+	nr:    portableNR,
+	kcMax: 256, bBlockFloats: 64 << 10,
 	tiles: []microKernel{
 		func(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols, mode int) {
 			portableTile(1, k, a, rsA, b, bs, c, ldc, alpha, beta, cols, mode)

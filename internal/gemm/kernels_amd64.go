@@ -42,12 +42,6 @@ func kernAVX512x11(k int, a *float32, rsA int, b *float32, bs int, c *float32, l
 func kernAVX512x12(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
 
 //go:noescape
-func kernAVX512x13(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
-
-//go:noescape
-func kernAVX512x14(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
-
-//go:noescape
 func kernAVX2x1(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
 
 //go:noescape
@@ -102,12 +96,6 @@ func kernAVX512p11(k int, a *float32, rsA int, b *float32, bs int, c *float32, l
 func kernAVX512p12(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
 
 //go:noescape
-func kernAVX512p13(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
-
-//go:noescape
-func kernAVX512p14(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
-
-//go:noescape
 func kernAVX2p1(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
 
 //go:noescape
@@ -124,6 +112,30 @@ func kernAVX2p5(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc 
 
 //go:noescape
 func kernAVX2p6(k int, a *float32, rsA int, b *float32, bs int, c *float32, ldc int, alpha, beta float32, cols int, mode int)
+
+//go:noescape
+func kernAVX512w1(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX512w2(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX512w3(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX512wp1(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX512wp2(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX512wp3(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX2w1(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func kernAVX2wp1(k int, a *float32, rsA int, b *float32, bs int, ss int, c *float32, ldc int, alpha, beta float32, mode int)
 
 //go:noescape
 func transpose16AVX512(dst *float32, dstStride int, src *float32, srcStride int, k int)
@@ -149,8 +161,6 @@ var avx512Tiles = [...]microKernel{
 	kernAVX512x10,
 	kernAVX512x11,
 	kernAVX512x12,
-	kernAVX512x13,
-	kernAVX512x14,
 }
 
 var avx512ColTiles = [...]microKernel{
@@ -166,8 +176,6 @@ var avx512ColTiles = [...]microKernel{
 	kernAVX512p10,
 	kernAVX512p11,
 	kernAVX512p12,
-	kernAVX512p13,
-	kernAVX512p14,
 }
 
 var avx2ColTiles = [...]microKernel{
@@ -193,11 +201,14 @@ func archKernels() []*kernel {
 	f := detectCPU()
 	var ks []*kernel
 	if f.avx512 {
-		ks = append(ks, &kernel{name: "avx512", mr: avx512MR, nr: 32,
-			tiles: avx512Tiles[:avx512MR], colTiles: avx512ColTiles[:avx512MR], packBT: packBTAVX512})
+		ks = append(ks, &kernel{name: "avx512", mr: avx512MR, nr: 32, kcMax: 256, bBlockFloats: 128 << 10,
+			tiles: avx512Tiles[:avx512MR], colTiles: avx512ColTiles[:avx512MR], packBT: packBTAVX512,
+			wide:    []wideKernel{kernAVX512w1, kernAVX512w2, kernAVX512w3},
+			wideCol: []wideKernel{kernAVX512wp1, kernAVX512wp2, kernAVX512wp3}})
 	}
 	if f.avx2FMA {
-		ks = append(ks, &kernel{name: "avx2", mr: 6, nr: 16, tiles: avx2Tiles[:], colTiles: avx2ColTiles[:]})
+		ks = append(ks, &kernel{name: "avx2", mr: 6, nr: 16, kcMax: 256, bBlockFloats: 128 << 10, tiles: avx2Tiles[:], colTiles: avx2ColTiles[:],
+			wide: []wideKernel{kernAVX2w1}, wideCol: []wideKernel{kernAVX2wp1}})
 	}
 	return ks
 }

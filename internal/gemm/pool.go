@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A persistent pool of worker goroutines. Spawning goroutines per call was
@@ -18,8 +19,8 @@ import (
 
 type job struct {
 	plan *plan
-	next atomic.Int64
-	wg   sync.WaitGroup
+	next atomic.Int64 // next task index to take
+	done atomic.Int64 // tasks finished
 }
 
 func (j *job) work() {
@@ -31,7 +32,7 @@ func (j *job) work() {
 			break
 		}
 		j.plan.runTask(int(t), ws)
-		j.wg.Done()
+		j.done.Add(1)
 	}
 	workspaces.Put(ws)
 }
@@ -53,11 +54,39 @@ func ensureWorkers(n int) {
 	}
 	for pool.workers < n {
 		pool.workers++
-		go func(jobs <-chan *job) {
-			for j := range jobs {
-				j.work()
+		go worker(pool.jobs)
+	}
+}
+
+// spinTime is how long an idle worker keeps polling for the next job before
+// parking. Sgemm calls come in bursts (a training step is hundreds of them);
+// waking a parked goroutine costs several microseconds on a VM, as much as a
+// small GEMM. Polling yields the P (runtime.Gosched) so it never starves
+// other goroutines.
+const spinTime = 200 * time.Microsecond
+
+func worker(jobs <-chan *job) {
+	for {
+		var j *job
+		select {
+		case j = <-jobs:
+		default:
+			deadline := time.Now().Add(spinTime)
+		spin:
+			for {
+				select {
+				case j = <-jobs:
+					break spin
+				default:
+				}
+				if time.Now().After(deadline) {
+					j = <-jobs
+					break spin
+				}
+				runtime.Gosched()
 			}
-		}(pool.jobs)
+		}
+		j.work()
 	}
 }
 
@@ -76,7 +105,6 @@ func run(p *plan, threads int) {
 	}
 	ensureWorkers(threads - 1)
 	j := &job{plan: p}
-	j.wg.Add(n)
 	for i := 0; i < helpers; i++ {
 		select {
 		case pool.jobs <- j:
@@ -84,7 +112,11 @@ func run(p *plan, threads int) {
 		}
 	}
 	j.work()
-	j.wg.Wait()
+	// Tasks still running belong to workers that started them; they finish
+	// within one task's time, so yield-spin rather than park.
+	for j.done.Load() < int64(n) {
+		runtime.Gosched()
+	}
 }
 
 var threadSetting atomic.Int32
