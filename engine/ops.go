@@ -228,9 +228,40 @@ func GeluForward(out, x []float32) {
 	x = x[:n]
 	ParallelFor(n, 4096, func(lo, hi int) {
 		o, in := out[lo:hi], x[lo:hi]
-		for i, v := range in {
+		for i := geluVec(o, in); i < len(in); i++ {
+			v := in[i]
 			t := Tanhf(geluC * (v + geluA*v*v*v))
 			o[i] = 0.5 * v * (1 + t)
+		}
+	})
+}
+
+// GeluForwardGrad sets out = gelu(x) and grad = gelu'(x), so that the
+// backward pass is a product (MulInto) instead of a second tanh per element.
+// grad may alias x (each element is read before it is written).
+func GeluForwardGrad(out, grad, x []float32) {
+	n := len(out)
+	x, grad = x[:n], grad[:n]
+	ParallelFor(n, 4096, func(lo, hi int) {
+		o, d, in := out[lo:hi], grad[lo:hi], x[lo:hi]
+		for i := geluGradVec(o, d, in); i < len(in); i++ {
+			v := in[i]
+			v2 := v * v
+			t := Tanhf(geluC * (v + geluA*v2*v))
+			o[i] = 0.5 * v * (1 + t)
+			d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v2)
+		}
+	})
+}
+
+// MulInto sets out = a ⊙ b elementwise (out may alias a or b).
+func MulInto(out, a, b []float32) {
+	n := len(out)
+	a, b = a[:n], b[:n]
+	ParallelFor(n, 4096, func(lo, hi int) {
+		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
+		for i := range o {
+			o[i] = x[i] * y[i]
 		}
 	})
 }

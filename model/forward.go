@@ -55,8 +55,8 @@ type layerActs struct {
 	att                   []float32 // attention output before o_proj
 	resMid                []float32 // residual stream after attention
 	ln2, ln2Mean, ln2Rstd []float32
-	fcIn                  []float32 // [n, F] before GELU
-	gelu                  []float32 // [n, F]
+	gelu                  []float32 // [n, F] GELU output
+	geluGrad              []float32 // [n, F] GELU derivative at fc_in's output
 }
 
 // workspace holds one forward pass over B right-padded rows of T positions
@@ -265,7 +265,7 @@ func (m *Model) prepare(ws *workspace, b Batch, opt ForwardOptions) error {
 			ln1: a.take(n * D), ln1Mean: a.take(n), ln1Rstd: a.take(n),
 			qkv: a.take(3 * n * D), probs: a.take(B * H * T * T), att: a.take(n * D),
 			resMid: a.take(n * D), ln2: a.take(n * D), ln2Mean: a.take(n), ln2Rstd: a.take(n),
-			fcIn: a.take(n * F), gelu: a.take(n * F),
+			gelu: a.take(n * F), geluGrad: a.take(n * F),
 		})
 	}
 	ws.lnf, ws.lnfMean, ws.lnfRstd = a.take(n*D), a.take(n), a.take(n)
@@ -307,8 +307,8 @@ func (m *Model) trunkForward(ws *workspace) {
 		engine.AttentionForward(a.att, a.probs, a.qkv, ws.lens, ws.B, ws.T, D, c.NHead)
 		engine.LinearResidualForward(a.resMid, ws.res[l], a.att, w.oW, w.oB, n, D, D)
 		engine.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.resMid, w.ln2W, w.ln2B, n, D, eps)
-		engine.LinearForward(a.fcIn, a.ln2, w.fcInW, w.fcInB, n, D, F)
-		engine.GeluForward(a.gelu, a.fcIn)
+		engine.LinearForward(a.geluGrad, a.ln2, w.fcInW, w.fcInB, n, D, F)
+		engine.GeluForwardGrad(a.gelu, a.geluGrad, a.geluGrad) // in place: fc_in output → gelu'
 		engine.LinearResidualForward(ws.res[l+1], a.resMid, a.gelu, w.fcOutW, w.fcOutB, n, F, D)
 	}
 	engine.LayerNormForward(ws.lnf, ws.lnfMean, ws.lnfRstd, ws.res[len(ws.layers)], m.w.lnfW, m.w.lnfB, n, D, eps)
@@ -499,7 +499,7 @@ func (m *Model) trunkBackward(ws *workspace, dlnf []float32) {
 	for l := len(ws.layers) - 1; l >= 0; l-- {
 		a, w, g := &ws.layers[l], &m.w.layers[l], &m.g.layers[l]
 		engine.LinearBackward(ws.dff, g.fcOutW, g.fcOutB, dres, a.gelu, w.fcOutW, n, F, D, false)
-		engine.GeluBackward(ws.dff, ws.dff, a.fcIn)
+		engine.MulInto(ws.dff, ws.dff, a.geluGrad)
 		engine.LinearBackward(ws.dln, g.fcInW, g.fcInB, ws.dff, a.ln2, w.fcInW, n, D, F, false)
 		engine.LayerNormBackward(dres, g.ln2W, g.ln2B, ws.dln, a.resMid, a.ln2Mean, a.ln2Rstd, w.ln2W, n, D)
 		engine.LinearBackward(ws.datt, g.oW, g.oB, dres, a.att, w.oW, n, D, D, false)

@@ -1,0 +1,88 @@
+//go:build amd64 && !purego
+
+package engine
+
+import "math"
+
+// AVX2+FMA kernels for the elementwise ops that dominate outside the matrix
+// products (GELU's tanh above all). Go does not vectorise loops, and at these
+// sizes the scalar versions cost as much as the GEMMs. Each kernel processes
+// n elements (a multiple of its width); the Go caller finishes the tail with
+// the scalar code. Results differ from the scalar path only by rounding (FMA
+// contractions), and depend only on the data, never on the chunking.
+
+func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
+func xgetbv0() (eax, edx uint32)
+
+// hasAVX2FMA reports AVX2 and FMA3 support with YMM state enabled by the OS.
+var hasAVX2FMA = detectAVX2FMA()
+
+func detectAVX2FMA() bool {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const fmaBit, osxsaveBit, avxBit = 1 << 12, 1 << 27, 1 << 28
+	if ecx1&(fmaBit|osxsaveBit|avxBit) != fmaBit|osxsaveBit|avxBit {
+		return false
+	}
+	if xcr0, _ := xgetbv0(); xcr0&0x6 != 0x6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0
+}
+
+// geluGradAVX2 computes out = gelu(x), grad = gelu'(x) for n (multiple of 8)
+// elements; c is geluConsts.
+//
+//go:noescape
+func geluGradAVX2(out, grad, x *float32, n int, c *[geluConstCount][8]float32)
+
+// geluAVX2 computes out = gelu(x) only.
+//
+//go:noescape
+func geluAVX2(out, x *float32, n int, c *[geluConstCount][8]float32)
+
+const geluConstCount = 20
+
+// geluConsts holds each constant broadcast to 8 lanes, in the order the
+// assembly reads them (32-byte rows).
+var geluConsts = func() (c [geluConstCount][8]float32) {
+	vals := [geluConstCount]float32{
+		geluC, geluC * geluA, 3 * geluC * geluA, 0.5, 1, 7.90531110763549805, -7.90531110763549805,
+		-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+		1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03,
+		1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03,
+		math.Float32frombits(0x7fffffff), math.Float32frombits(0x80000000),
+	}
+	for i, v := range vals {
+		for j := range c[i] {
+			c[i][j] = v
+		}
+	}
+	return c
+}()
+
+// geluGradVec runs the vector kernel on the largest multiple of 8 and
+// returns how many elements it did.
+func geluGradVec(out, grad, x []float32) int {
+	n := len(out) &^ 7
+	if !hasAVX2FMA || n == 0 {
+		return 0
+	}
+	_, _ = grad[n-1], x[n-1]
+	geluGradAVX2(&out[0], &grad[0], &x[0], n, &geluConsts)
+	return n
+}
+
+func geluVec(out, x []float32) int {
+	n := len(out) &^ 7
+	if !hasAVX2FMA || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	geluAVX2(&out[0], &x[0], n, &geluConsts)
+	return n
+}
