@@ -179,6 +179,11 @@ func (p *plan) runTask(t int, ws *workspace) {
 		case !p.transA:
 			aStart, rsA = &p.a[m0*p.lda+pc], p.lda*4
 			rowStep = rsA
+		case p.kern.colTiles != nil && p.kern.packTN && !smallTask:
+			tiles, wide = p.kern.colTiles, p.kern.wideCol
+			buf := aligned(&ws.aBuf, ceilDiv(rows, mr)*mr*kb)
+			packATPanels(buf, p.a, p.lda, m0, rows, pc, kb, mr)
+			aStart, rsA, rowStep = &buf[0], mr*4, kb*4
 		case p.kern.colTiles != nil:
 			// Read Aᵀ in place: the mr values of one k are contiguous. Packing
 			// it (or packing A for op(A) = A) measured slower on every model
@@ -345,6 +350,23 @@ func packAT(dst, a []float32, lda, m0, rows, pc, kb int) {
 		d := dst[p:]
 		for r, v := range src {
 			d[r*kb] = v
+		}
+	}
+}
+
+// packATPanels packs op(A)[m0:m0+rows, pc:pc+kb] where A is stored k×m, as
+// consecutive mr-row panels laid out [k][mr]: dst[s·mr·kb + p·mr + r] =
+// A[pc+p, m0+s·mr+r]. It walks A row by row, so every read is sequential.
+func packATPanels(dst, a []float32, lda, m0, rows, pc, kb, mr int) {
+	full := rows / mr
+	for p := 0; p < kb; p++ {
+		src := a[(pc+p)*lda+m0 : (pc+p)*lda+m0+rows]
+		d := dst[p*mr:]
+		for s := 0; s < full; s++ {
+			copy(d[s*mr*kb:s*mr*kb+mr], src[s*mr:s*mr+mr])
+		}
+		if h := rows - full*mr; h > 0 {
+			copy(d[full*mr*kb:full*mr*kb+h], src[full*mr:])
 		}
 	}
 }

@@ -4,14 +4,21 @@
 // op(X) is X or Xᵀ. op(A) is m×k, op(B) is k×n, C is m×n. lda, ldb and ldc are
 // row strides (elements) of the stored matrices A, B and C.
 //
-// This file is the public contract. The implementation behind it is chosen at
-// run time (see kernel selection); every path computes each C element with a
-// summation order that depends only on (m, n, k), never on the thread count,
-// so results are bit-identical for a given thread count.
+// The implementation is chosen at run time: hand-written AVX-512 (12×32
+// tiles) or AVX2+FMA (6×16 tiles) Plan 9 assembly micro-kernels on amd64,
+// and a portable Go kernel elsewhere or with -tags purego. Kernel() names the
+// one in use; the environment variable ROADS_GEMM_KERNEL=avx2|portable forces
+// a slower one (for testing), and unknown names are ignored.
+//
+// Determinism: each C element is one FMA chain per K block (blocks depend only
+// on k) combined in a fixed order, so for a given kernel the result depends on
+// neither the thread count nor the task split. It does not depend on m or n
+// either: row i of C is bit-identical whether computed alone or in a batch.
 package gemm
 
 import (
 	"fmt"
+	"os"
 	"sync/atomic"
 )
 
@@ -33,7 +40,12 @@ var kernels = append(archKernels(), portableKernel)
 
 var activeKernel atomic.Pointer[kernel]
 
-func init() { activeKernel.Store(kernels[0]) }
+func init() {
+	activeKernel.Store(kernels[0])
+	if k := kernelByName(os.Getenv("ROADS_GEMM_KERNEL")); k != nil {
+		activeKernel.Store(k)
+	}
+}
 
 // kernelByName returns the named kernel if this machine can run it.
 func kernelByName(name string) *kernel {

@@ -207,7 +207,7 @@ func archKernels() []*kernel {
 			wideCol: []wideKernel{kernAVX512wp1, kernAVX512wp2, kernAVX512wp3}})
 	}
 	if f.avx2FMA {
-		ks = append(ks, &kernel{name: "avx2", mr: 6, nr: 16, kcMax: 256, bBlockFloats: 128 << 10, tiles: avx2Tiles[:], colTiles: avx2ColTiles[:],
+		ks = append(ks, &kernel{name: "avx2", mr: 6, nr: 16, kcMax: 256, bBlockFloats: 128 << 10, tiles: avx2Tiles[:], colTiles: avx2ColTiles[:], packTN: true,
 			wide: []wideKernel{kernAVX2w1}, wideCol: []wideKernel{kernAVX2wp1}})
 	}
 	return ks
