@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+
+	"roads/engine"
+	"roads/internal/gemm"
+	"roads/model"
+)
+
+func init() {
+	register("bench", "measure engine speed on the PyTorch peer's model and step (shared/bench/torch_gpt.py)", runBench)
+}
+
+// runBench times training at d128/L2 and d256/L4 and KV-cache sampling at
+// d128/L2 with the peer's exact setup: vocab 256, context 64, batch 32,
+// 4 heads, untied head with bias, Adam lr 1e-3. bench/compare.sh runs it next
+// to the PyTorch peer and prints the ratios.
+func runBench(args []string, stdout io.Writer) error {
+	fs := newFlags("bench")
+	steps := fs.Int("steps", 10, "timed training steps per size (after one warm-up step)")
+	runs := fs.Int("sample_runs", 5, "timed KV-cache sampling runs")
+	batch := fs.Int("batch", 32, "sequences per step")
+	threads := fs.Int("threads", 2, "engine threads (goroutines for matmuls and row ops)")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	engine.SetThreads(*threads)
+	gemm.SetThreads(*threads)
+
+	out := map[string]any{
+		"engine":      "roads",
+		"go":          runtime.Version(),
+		"gemm_kernel": gemm.Kernel(),
+		"threads":     *threads,
+		"batch":       *batch,
+		"context":     64,
+	}
+	for _, size := range []struct{ d, layers int }{{128, 2}, {256, 4}} {
+		slog.Info("bench: training", "d_model", size.d, "layers", size.layers, "steps", *steps)
+		r, err := model.BenchTrain(model.BenchConfig(size.d, size.layers), *batch, *steps)
+		if err != nil {
+			return fmt.Errorf("train d%d: %w", size.d, err)
+		}
+		key := fmt.Sprintf("train_tokens_per_s_d%d", size.d)
+		out[key] = r.TokensPerSecBest
+		out[key+"_median"] = r.TokensPerSecMedian
+		out[fmt.Sprintf("train_final_loss_d%d", size.d)] = r.FinalLoss
+	}
+	slog.Info("bench: KV-cache sampling", "d_model", 128, "layers", 2, "runs", *runs)
+	r, err := model.BenchSampleKV(model.BenchConfig(128, 2), *batch, 32, 32, *runs)
+	if err != nil {
+		return fmt.Errorf("sample: %w", err)
+	}
+	out["sample_kv_tokens_per_s_d128"] = r.TokensPerSecBest
+	out["sample_kv_tokens_per_s_d128_median"] = r.TokensPerSecMedian
+	out["peak_rss_mb"] = peakRSSMB()
+
+	if *asJSON {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "roads bench (%s, gemm %s, %d threads)\n", runtime.Version(), gemm.Kernel(), *threads)
+	for _, k := range []string{"train_tokens_per_s_d128", "train_tokens_per_s_d256", "sample_kv_tokens_per_s_d128"} {
+		fmt.Fprintf(stdout, "  %-30s best %9.0f   median %9.0f\n", k, out[k], out[k+"_median"])
+	}
+	fmt.Fprintf(stdout, "  %-30s %9.1f\n", "peak_rss_mb", out["peak_rss_mb"])
+	return nil
+}

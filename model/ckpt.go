@@ -1,0 +1,61 @@
+package model
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"roads/ckpt"
+	"roads/tok"
+)
+
+// Views exposes the parameters as named tensors for the checkpoint code. The
+// data alias the model: loading into a view loads the model.
+func (m *Model) Views() []ckpt.View {
+	ps := m.Params()
+	vs := make([]ckpt.View, len(ps))
+	for i, p := range ps {
+		vs[i] = ckpt.View{Name: p.Name, Shape: p.Shape, Data: p.Data}
+	}
+	return vs
+}
+
+// SaveDir writes a model directory in the Hugging Face layout: config.json,
+// model.safetensors and, when t is non-nil, tokenizer.json. The directory is
+// replaced atomically: an earlier model there survives any failure.
+func SaveDir(dir string, m *Model, t tok.Tokenizer) error {
+	var tokJSON []byte
+	if t != nil {
+		var err error
+		if tokJSON, err = tok.Marshal(t); err != nil {
+			return fmt.Errorf("save model %s: %w", dir, err)
+		}
+	}
+	if err := ckpt.SaveModel(dir, m.cfg, m.Views(), tokJSON); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	return nil
+}
+
+// LoadDir reads a model directory written by SaveDir (or a checkpoint-N
+// directory): the config is validated, every tensor must match a parameter by
+// name and shape, and the tokenizer is returned when tokenizer.json exists
+// (nil otherwise). The model has gradient buffers; Freeze it for a reference.
+func LoadDir(dir string) (*Model, tok.Tokenizer, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, ckpt.ConfigFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	m := newEmpty(cfg, true)
+	if err := ckpt.LoadInto(filepath.Join(dir, ckpt.ModelFile), m.Views()); err != nil {
+		return nil, nil, err
+	}
+	var t tok.Tokenizer
+	if ok, err := fileExists(filepath.Join(dir, ckpt.TokenizerFile)); err != nil {
+		return nil, nil, err
+	} else if ok {
+		if t, err = tok.Load(dir); err != nil {
+			return nil, nil, err
+		}
+	}
+	return m, t, nil
+}
