@@ -66,7 +66,8 @@ func sgemmWith(kern *kernel, threads int, transA, transB bool, m, n, k int, alph
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	run(newPlan(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), threads)
+	p := newPlan(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	run(&p, threads)
 }
 
 // scaleC sets C = beta·C, with beta == 0 clearing C (even NaN entries).

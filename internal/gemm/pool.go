@@ -18,7 +18,7 @@ import (
 // matter for the result (see driver.go).
 
 type job struct {
-	plan *plan
+	plan plan // a copy, so the caller's plan stays on its stack
 	next atomic.Int64 // next task index to take
 	done atomic.Int64 // tasks finished
 }
@@ -104,7 +104,7 @@ func run(p *plan, threads int) {
 		return
 	}
 	ensureWorkers(threads - 1)
-	j := &job{plan: p}
+	j := &job{plan: *p}
 	for i := 0; i < helpers; i++ {
 		select {
 		case pool.jobs <- j:
