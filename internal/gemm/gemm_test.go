@@ -213,6 +213,8 @@ func TestSgemmLarge(t *testing.T) {
 		{130, 70, 1030}, // 5 K blocks, 3 edge columns
 		{9, 45, 777},    // tiny M with long K
 		{300, 17, 64},   // tall and thin
+		{242, 300, 100}, // row split with a 2-row last strip
+		{600, 70, 40},   // one task > inPlaceRows: op(B) = B packed
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for si, s := range shapes {

@@ -18,7 +18,7 @@ import (
 // matter for the result (see driver.go).
 
 type job struct {
-	plan plan // a copy, so the caller's plan stays on its stack
+	plan plan         // a copy, so the caller's plan stays on its stack
 	next atomic.Int64 // next task index to take
 	done atomic.Int64 // tasks finished
 }
