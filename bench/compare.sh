@@ -8,6 +8,7 @@
 # env: TORCH_GPT  path of torch_gpt.py (default: bench/, then ../shared/bench/, then /work/shared/bench/)
 #      CPUS       cores to pin both engines to (default 0,1)
 #      PYTHON     interpreter with torch (default /usr/bin/python3, Debian's)
+#      ROADS      a prebuilt roads binary to use instead of building ./cmd/roads
 #
 # Needs Debian's PyTorch: apt-get update && apt-get install -y python3-torch
 # (it is /usr/bin/python3's module; a pyenv python3 on PATH does not see it).
@@ -19,7 +20,7 @@ while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--steps) steps="${2:?--steps needs a number}"; shift 2 ;;
 	--torch-only) torch_only=1; shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -83,9 +84,13 @@ run() {
 }
 
 if ((torch_only == 0)); then
-	echo "== building roads" >&2
-	go build -o "$tmp/roads" ./cmd/roads
-	run roads "${pin[@]}" "$tmp/roads" bench --json --steps "$steps"
+	roads="${ROADS:-}"
+	if [[ -z "$roads" ]]; then
+		echo "== building roads" >&2
+		go build -o "$tmp/roads" ./cmd/roads
+		roads="$tmp/roads"
+	fi
+	run roads "${pin[@]}" "$roads" bench --json --steps "$steps"
 fi
 peer_args=(--threads 2 --json --heads 4 --batch 32 --ctx 64 --vocab 256)
 run torch_train_d128 "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode train --d 128 --layers 2 --steps "$steps"
