@@ -1,6 +1,13 @@
 package pft
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"roads/model"
+	"roads/tok"
+)
 
 // Supervised fine-tuning, completion-only (TRL's completion_only_loss).
 //
@@ -67,4 +74,75 @@ func SFTLoss(b SFTBatch) (TokenLoss, error) {
 		out.Metrics["entropy"] = h / float64(tokens)
 	}
 	return out, nil
+}
+
+// SFTExample is one demonstration: prompt tokens and completion tokens (the
+// completion normally ends with EOS, so the policy learns to stop).
+type SFTExample struct {
+	Prompt, Completion []int32
+}
+
+// SFTConfig is `roads sft`'s configuration (TRL SFTConfig names).
+type SFTConfig struct {
+	TrainArgs
+	// CompletionOnlyLoss scores completion tokens only (TRL's default for
+	// prompt-completion data); false scores every token after the first.
+	CompletionOnlyLoss bool `json:"completion_only_loss"`
+}
+
+// DefaultSFTConfig is the configuration `roads sft` starts from.
+func DefaultSFTConfig() SFTConfig {
+	return SFTConfig{TrainArgs: DefaultTrainArgs(), CompletionOnlyLoss: true}
+}
+
+// TrainSFT fine-tunes policy on the demonstrations by maximum likelihood and
+// writes the run into cfg.OutputDir (training_config.json, metrics.jsonl,
+// checkpoint-N/, and the final model files). A run interrupted after a
+// checkpoint resumes from it when called again with the same arguments, and
+// then ends bit-identical to an uninterrupted run. progress receives the
+// progress bar (nil for none).
+func TrainSFT(cfg SFTConfig, policy *model.Model, tk tok.Tokenizer, train []SFTExample, progress io.Writer) error {
+	if len(train) == 0 {
+		return errors.New("sft: no training examples")
+	}
+	for i, ex := range train {
+		if len(ex.Completion) == 0 {
+			return fmt.Errorf("sft: example %d has an empty completion", i)
+		}
+		if n := len(ex.Prompt) + len(ex.Completion); n > policy.Config().NPositions {
+			return fmt.Errorf("sft: example %d has %d tokens, more than the model's n_positions %d", i, n, policy.Config().NPositions)
+		}
+	}
+	r, err := startRun("sft", cfg.TrainArgs, cfg, policy, tk, len(train), progress)
+	if err != nil {
+		return err
+	}
+	var order orderCache
+	batch := model.Batch{}
+	for r.step < r.total {
+		idx := batchAt(cfg.Seed, r.step, len(train), cfg.PerDeviceTrainBatchSize, &order)
+		batch.Tokens, batch.PromptLen = batch.Tokens[:0], batch.PromptLen[:0]
+		for _, i := range idx {
+			ex := train[i]
+			batch.Tokens = append(batch.Tokens, append(append(make([]int32, 0, len(ex.Prompt)+len(ex.Completion)), ex.Prompt...), ex.Completion...))
+			batch.PromptLen = append(batch.PromptLen, len(ex.Prompt))
+		}
+		policy.ZeroGrad()
+		out, err := policy.Forward(batch, model.ForwardOptions{ScoreAll: !cfg.CompletionOnlyLoss})
+		if err != nil {
+			return fmt.Errorf("sft: step %d: %w", r.step+1, err)
+		}
+		// L = −(1/N) Σ log π(a_t|s_t) over the scored tokens (equation above).
+		loss, err := SFTLoss(SFTBatch{Logp: raggedTokens(out, out.LogProbs), Entropy: raggedTokens(out, out.Entropy)})
+		if err != nil {
+			return fmt.Errorf("sft: step %d: %w", r.step+1, err)
+		}
+		if err := policy.Backward(flatGrad(out, loss.Grad), nil); err != nil {
+			return fmt.Errorf("sft: step %d: %w", r.step+1, err)
+		}
+		if err := r.update(loss.Loss, loss.Metrics); err != nil {
+			return err
+		}
+	}
+	return r.finish()
 }

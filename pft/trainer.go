@@ -1,0 +1,428 @@
+package pft
+
+// The training-loop scaffolding every algorithm shares: TRL-style training
+// arguments, the run directory (resolved config, metrics.jsonl, checkpoint-N
+// directories, the final model), resume from the last complete checkpoint,
+// the guard against non-finite losses and gradients, and the progress bar.
+// Each algorithm file keeps its own loop and loss; this file only keeps the
+// bookkeeping out of their way.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"roads/ckpt"
+	"roads/engine"
+	"roads/model"
+	"roads/tok"
+)
+
+// TrainArgs are the optimisation settings shared by every trainer, named as
+// TRL's / transformers' TrainingArguments fields.
+type TrainArgs struct {
+	OutputDir               string  `json:"output_dir"`
+	LearningRate            float64 `json:"learning_rate"`
+	NumTrainEpochs          int     `json:"num_train_epochs"`
+	MaxSteps                int     `json:"max_steps"` // > 0 overrides num_train_epochs
+	PerDeviceTrainBatchSize int     `json:"per_device_train_batch_size"`
+	LRSchedulerType         string  `json:"lr_scheduler_type"` // constant, constant_with_warmup, linear, cosine
+	WarmupSteps             int     `json:"warmup_steps"`
+	WeightDecay             float64 `json:"weight_decay"`
+	MaxGradNorm             float64 `json:"max_grad_norm"` // 0 disables clipping
+	Seed                    uint64  `json:"seed"`
+	LoggingSteps            int     `json:"logging_steps"`
+	SaveSteps               int     `json:"save_steps"`        // 0: only the final checkpoint
+	SaveTotalLimit          int     `json:"save_total_limit"`  // 0 keeps every checkpoint
+	DisableTQDM             bool    `json:"disable_tqdm"`      // no progress bar (TRL's name)
+	Threads                 int     `json:"threads,omitempty"` // engine threads; 0 keeps the current setting
+}
+
+// DefaultTrainArgs are sensible settings for the small models roads trains.
+func DefaultTrainArgs() TrainArgs {
+	return TrainArgs{
+		LearningRate:            1e-3,
+		NumTrainEpochs:          1,
+		PerDeviceTrainBatchSize: 32,
+		LRSchedulerType:         "linear",
+		MaxGradNorm:             1,
+		Seed:                    42,
+		LoggingSteps:            10,
+	}
+}
+
+// Validate checks the arguments and names the first bad field.
+func (a TrainArgs) Validate() error {
+	switch {
+	case a.OutputDir == "":
+		return errors.New("output_dir is required")
+	case !(a.LearningRate > 0) || math.IsInf(a.LearningRate, 0):
+		return fmt.Errorf("learning_rate must be positive and finite, got %v", a.LearningRate)
+	case a.MaxSteps <= 0 && a.NumTrainEpochs <= 0:
+		return fmt.Errorf("num_train_epochs (%d) or max_steps (%d) must be positive", a.NumTrainEpochs, a.MaxSteps)
+	case a.PerDeviceTrainBatchSize <= 0:
+		return fmt.Errorf("per_device_train_batch_size must be positive, got %d", a.PerDeviceTrainBatchSize)
+	case a.WeightDecay < 0, a.MaxGradNorm < 0, a.WarmupSteps < 0, a.SaveSteps < 0, a.SaveTotalLimit < 0, a.LoggingSteps < 0:
+		return errors.New("weight_decay, max_grad_norm, warmup_steps, save_steps, save_total_limit and logging_steps must not be negative")
+	}
+	return engine.Schedule{Kind: a.LRSchedulerType, WarmupSteps: a.WarmupSteps, TotalSteps: 1}.Validate()
+}
+
+// totalSteps is the number of optimiser updates for n examples.
+func (a TrainArgs) totalSteps(n int) int {
+	if a.MaxSteps > 0 {
+		return a.MaxSteps
+	}
+	return a.NumTrainEpochs * stepsPerEpoch(n, a.PerDeviceTrainBatchSize)
+}
+
+func stepsPerEpoch(n, batch int) int { return (n + batch - 1) / batch }
+
+// epochOrder is the example order of one epoch: a permutation drawn from
+// (seed, epoch) alone, so a resumed run visits the same batches as an
+// uninterrupted one without replaying an RNG.
+func epochOrder(seed uint64, epoch, n int) []int {
+	return engine.NewRNG(seed ^ (0x9e3779b97f4a7c15 * uint64(epoch+1))).Perm(n)
+}
+
+// batchAt returns the example indices of update `step` (epoch-major; the last
+// batch of an epoch may be short).
+func batchAt(seed uint64, step, n, batch int, cache *orderCache) []int {
+	spe := stepsPerEpoch(n, batch)
+	epoch, b := step/spe, step%spe
+	if cache.epoch != epoch || cache.order == nil {
+		cache.epoch, cache.order = epoch, epochOrder(seed, epoch, n)
+	}
+	return cache.order[b*batch : min((b+1)*batch, n)]
+}
+
+type orderCache struct {
+	epoch int
+	order []int
+}
+
+// run is one training run's state outside the model: optimiser, schedule,
+// step counter, metrics file and progress bar.
+type run struct {
+	args    TrainArgs
+	kind    string // "sft", "dpo", ...
+	policy  *model.Model
+	tk      tok.Tokenizer
+	opt     *engine.AdamW
+	sched   engine.Schedule
+	step    int // completed optimiser updates
+	total   int
+	start   time.Time
+	metrics *os.File
+	bar     *progressbar.ProgressBar
+	window  map[string][]float64 // metrics since the last log line
+	log     io.Writer            // where the progress bar goes (stderr)
+}
+
+// startRun prepares output_dir: it writes the resolved configuration, then
+// either resumes from the newest complete checkpoint (weights, AdamW moments,
+// step; metrics.jsonl is cut back to that step) or starts fresh.
+func startRun(kind string, args TrainArgs, resolved any, policy *model.Model, tk tok.Tokenizer, nExamples int, progress io.Writer) (*run, error) {
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if policy.Frozen() {
+		return nil, fmt.Errorf("%s: the policy is frozen; pass a trainable model", kind)
+	}
+	if args.Threads > 0 {
+		engine.SetThreads(args.Threads)
+	}
+	if err := os.MkdirAll(args.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := ckpt.WriteJSON(filepath.Join(args.OutputDir, "training_config.json"), resolved); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	total := args.totalSteps(nExamples)
+	if total <= 0 {
+		return nil, fmt.Errorf("%s: no training steps (%d examples)", kind, nExamples)
+	}
+	opt, err := engine.NewAdamW(policy.Params(), engine.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: args.WeightDecay}, model.DecayParam)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	r := &run{args: args, kind: kind, policy: policy, tk: tk, opt: opt, total: total, start: time.Now(),
+		sched:  engine.Schedule{Kind: args.LRSchedulerType, WarmupSteps: args.WarmupSteps, TotalSteps: total},
+		window: map[string][]float64{}, log: progress}
+	if err := r.resume(); err != nil {
+		return nil, fmt.Errorf("%s: resume from %s: %w", kind, args.OutputDir, err)
+	}
+	if err := r.openMetrics(); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if !args.DisableTQDM && progress != nil {
+		r.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(progress),
+			progressbar.OptionSetDescription(kind),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+		_ = r.bar.Set(r.step)
+	}
+	return r, nil
+}
+
+func (r *run) adamState() *ckpt.AdamState {
+	step, tensors := r.opt.State()
+	s := &ckpt.AdamState{Step: int64(step), Hyper: map[string]string{
+		"lr": fmt.Sprint(r.args.LearningRate), "weight_decay": fmt.Sprint(r.args.WeightDecay), "betas": "0.9,0.999", "eps": "1e-08"}}
+	for _, t := range tensors {
+		v := ckpt.View{Name: t.Name, Shape: t.Shape, Data: t.Data}
+		if n := len(t.Name); n > 11 && t.Name[n-11:] == ".exp_avg_sq" {
+			v.Name = t.Name[:n-11]
+			s.V = append(s.V, v)
+		} else {
+			v.Name = t.Name[:n-8] // ".exp_avg"
+			s.M = append(s.M, v)
+		}
+	}
+	return s
+}
+
+// resume loads the newest complete checkpoint in output_dir, if any.
+func (r *run) resume() error {
+	info, err := ckpt.LatestCheckpoint(r.args.OutputDir)
+	if errors.Is(err, ckpt.ErrNoCheckpoint) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var cfg model.Config
+	adam := r.adamState()
+	c := ckpt.Checkpoint{Config: &cfg, Model: r.policy.Views(), Optimizer: adam}
+	if err := ckpt.LoadCheckpoint(info.Dir, &c); err != nil {
+		return err
+	}
+	if cfg != r.policy.Config() {
+		return fmt.Errorf("%s: model config differs from the model being trained", info.Dir)
+	}
+	_, tensors := r.opt.State()
+	if err := r.opt.LoadState(int(adam.Step), tensors); err != nil {
+		return err
+	}
+	if c.State.GlobalStep > r.total {
+		return fmt.Errorf("%s: checkpoint step %d is past this run's %d steps", info.Dir, c.State.GlobalStep, r.total)
+	}
+	r.step = c.State.GlobalStep
+	return nil
+}
+
+// openMetrics opens metrics.jsonl for appending after dropping lines logged
+// after the resumed step (and a torn last line from a crash).
+func (r *run) openMetrics() error {
+	path := filepath.Join(r.args.OutputDir, "metrics.jsonl")
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(old))
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		var rec struct {
+			Step *int `json:"step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil || *rec.Step > r.step {
+			continue
+		}
+		kept.Write(sc.Bytes())
+		kept.WriteByte('\n')
+	}
+	if err := ckpt.WriteFileAtomic(path, kept.Bytes()); err != nil {
+		return err
+	}
+	r.metrics, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	return err
+}
+
+// lr is the learning rate of the next update.
+func (r *run) lr() float64 { return r.args.LearningRate * r.sched.Factor(r.step) }
+
+// update finishes one optimiser step after the caller has accumulated the
+// gradients of `loss`: it refuses non-finite losses and gradients (naming the
+// step and the tensor; the last checkpoint is left as it was), clips, steps
+// AdamW, logs and checkpoints.
+func (r *run) update(loss float64, m Metrics) error {
+	if poisonAt > 0 && r.step+1 == poisonAt {
+		r.policy.Params()[0].Grad[0] = float32(math.NaN())
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("%s: step %d: loss is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, loss, r.args.OutputDir)
+	}
+	params := r.policy.Params()
+	for _, p := range params {
+		for _, g := range p.Grad {
+			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+				return fmt.Errorf("%s: step %d: gradient of tensor %s is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, p.Name, g, r.args.OutputDir)
+			}
+		}
+	}
+	var gradNorm float64
+	if r.args.MaxGradNorm > 0 {
+		gradNorm = engine.ClipGradNorm(params, r.args.MaxGradNorm)
+	} else {
+		gradNorm = engine.GradNorm(params)
+	}
+	lr := r.lr()
+	r.opt.Step(lr)
+	r.step++
+	r.record("loss", loss)
+	r.record("grad_norm", gradNorm)
+	r.record("learning_rate", lr)
+	for k, v := range m {
+		if k != "loss" {
+			r.record(k, v)
+		}
+	}
+	if r.bar != nil {
+		_ = r.bar.Set(r.step)
+	}
+	if r.args.LoggingSteps > 0 && (r.step%r.args.LoggingSteps == 0 || r.step == r.total) {
+		if err := r.flushLog(); err != nil {
+			return err
+		}
+	}
+	if r.args.SaveSteps > 0 && r.step%r.args.SaveSteps == 0 && r.step < r.total {
+		if err := r.checkpoint(); err != nil {
+			return err
+		}
+	}
+	if stopAfter > 0 && r.step == stopAfter {
+		r.metrics.Close()
+		return fmt.Errorf("%s: interrupted after step %d (test hook)", r.kind, r.step)
+	}
+	return nil
+}
+
+// Test hooks: stopAfter simulates a crash after that many updates; poisonAt
+// puts a NaN into the first parameter's gradient at that update.
+var stopAfter, poisonAt int
+
+func (r *run) record(name string, v float64) { r.window[name] = append(r.window[name], v) }
+
+// flushLog writes one metrics.jsonl line: the mean of each metric since the
+// last line, plus step, epoch and wall_time.
+func (r *run) flushLog() error {
+	if len(r.window) == 0 {
+		return nil
+	}
+	rec := map[string]float64{"step": float64(r.step), "wall_time": time.Since(r.start).Seconds()}
+	for k, vs := range r.window {
+		s := 0.0
+		for _, v := range vs {
+			s += v
+		}
+		rec[k] = s / float64(len(vs))
+	}
+	clear(r.window)
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("%s: metrics at step %d: %w", r.kind, r.step, err)
+	}
+	_, err = r.metrics.Write(append(line, '\n'))
+	return err
+}
+
+// checkpoint saves output_dir/checkpoint-<step> and prunes old ones.
+func (r *run) checkpoint() error {
+	var tokJSON []byte
+	if r.tk != nil {
+		var err error
+		if tokJSON, err = tok.Marshal(r.tk); err != nil {
+			return err
+		}
+	}
+	c := ckpt.Checkpoint{Config: r.policy.Config(), Model: r.policy.Views(), Optimizer: r.adamState(),
+		State:     ckpt.TrainerState{GlobalStep: r.step, MaxSteps: r.total, LRSchedulerStep: r.step},
+		Tokenizer: tokJSON}
+	if _, err := ckpt.SaveCheckpoint(r.args.OutputDir, c); err != nil {
+		return fmt.Errorf("%s: checkpoint at step %d: %w", r.kind, r.step, err)
+	}
+	if _, err := ckpt.PruneCheckpoints(r.args.OutputDir, r.args.SaveTotalLimit); err != nil {
+		return fmt.Errorf("%s: prune checkpoints: %w", r.kind, err)
+	}
+	return nil
+}
+
+// finish writes the final checkpoint and the final model files (config.json,
+// model.safetensors, tokenizer.json) at the top of output_dir, each atomically,
+// so output_dir itself loads as a model directory.
+func (r *run) finish() error {
+	if err := r.flushLog(); err != nil {
+		return err
+	}
+	if r.bar != nil {
+		_ = r.bar.Finish()
+	}
+	if err := r.metrics.Close(); err != nil {
+		return err
+	}
+	if err := r.checkpoint(); err != nil {
+		return err
+	}
+	return saveModelFiles(r.args.OutputDir, r.policy, r.tk)
+}
+
+// saveModelFiles writes a model's three files into dir one by one, each
+// atomically, leaving the rest of dir (checkpoints, metrics) alone.
+func saveModelFiles(dir string, m *model.Model, tk tok.Tokenizer) error {
+	if err := ckpt.WriteSafetensors(filepath.Join(dir, ckpt.ModelFile), ckpt.F32Tensors(m.Views()), map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	if tk != nil {
+		data, err := tok.Marshal(tk)
+		if err != nil {
+			return err
+		}
+		if err := ckpt.WriteFileAtomic(filepath.Join(dir, ckpt.TokenizerFile), data); err != nil {
+			return err
+		}
+	}
+	// config.json last: a directory with a config always has matching weights.
+	return ckpt.WriteJSON(filepath.Join(dir, ckpt.ConfigFile), m.Config())
+}
+
+// flatGrad scatters per-token upstream gradients (ragged rows of response
+// tokens, as the pft losses return) into the model's flat [B·T] layout.
+func flatGrad(out *model.Output, grad [][]float64) []float32 {
+	g := make([]float32, out.B*out.T)
+	for i, row := range grad {
+		k := 0
+		for t := 0; t < out.T && k < len(row); t++ {
+			if out.Mask[i*out.T+t] != 0 {
+				g[i*out.T+t] = float32(row[k])
+				k++
+			}
+		}
+	}
+	return g
+}
+
+// raggedTokens gathers a flat per-token array ([B·T], Output layout) into
+// ragged float64 rows of the scored tokens.
+func raggedTokens(out *model.Output, flat []float32) [][]float64 {
+	rows := make([][]float64, out.B)
+	for i := range rows {
+		for t := 0; t < out.T; t++ {
+			if out.Mask[i*out.T+t] != 0 {
+				rows[i] = append(rows[i], float64(flat[i*out.T+t]))
+			}
+		}
+	}
+	return rows
+}
