@@ -27,8 +27,6 @@ const (
 	smallRows = 64
 )
 
-var splitPolicy = 0
-
 // inPlaceRows: tasks with at most this many rows read op(B) = B in place
 // instead of packing it. Packing costs about one cycle per element of B,
 // worthwhile only when many row strips reuse the packed block; measured on
@@ -74,52 +72,21 @@ func newPlan(kern *kernel, threads int, transA, transB bool, m, n, k int, alpha 
 			p.colChunk = ceilDiv(strips, tasks) * nr
 			p.colTasks = ceilDiv(n, p.colChunk)
 		}
-		bigM := m >= 4*mr*threads
-		switch splitPolicy {
-		case 0:
-			switch {
-			case bigM:
-				rowsFor(min(4*threads, ceilDiv(m, 8*mr)))
-			case strips >= 2:
-				colsFor(min(2*threads, strips))
-			case m > mr:
-				rowsFor(threads)
-			}
-		case 1:
-			switch {
-			case bigM:
-				rowsFor(threads)
-			case strips >= 2:
-				colsFor(min(2*threads, strips))
-			case m > mr:
-				rowsFor(threads)
-			}
-		case 2:
-			switch {
-			case strips >= threads:
-				colsFor(threads)
-			case m > mr:
-				rowsFor(threads)
-			}
-		case 3:
-			switch {
-			case strips >= 2*threads:
-				colsFor(2 * threads)
-			case strips >= threads:
-				colsFor(threads)
-			case m > mr:
-				rowsFor(threads)
-			}
-		case 4:
-			switch {
-			case strips >= threads && bigM:
-				colsFor(threads)
-				rowsFor(2)
-			case strips >= threads:
-				colsFor(threads)
-			case m > mr:
-				rowsFor(threads)
-			}
+		// Which goroutine runs a task never changes the result, so the split
+		// is free to chase speed. Op(B) = Bᵀ is packed per task: split its
+		// columns so no B strip is packed twice. Otherwise split rows (tasks
+		// of at most inPlaceRows rows read B in place, so extra tasks cost
+		// nothing); several tasks per thread let the caller take over work
+		// from a worker that the OS descheduled on this shared machine.
+		switch {
+		case transB && strips >= 2*threads:
+			colsFor(2 * threads)
+		case m >= 4*mr*threads:
+			rowsFor(max(4*threads, ceilDiv(m, inPlaceRows)))
+		case strips >= 2:
+			colsFor(min(2*threads, strips))
+		case m > mr:
+			rowsFor(threads)
 		}
 	}
 	return p
