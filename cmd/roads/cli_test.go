@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSFTThenSample(t *testing.T) {
+	dir := t.TempDir()
+	dataPath := filepath.Join(dir, "d.jsonl")
+	var rows strings.Builder
+	for range 16 {
+		rows.WriteString(`{"prompt": "ab", "completion": "cd"}` + "\n")
+	}
+	writeFile(t, dataPath, rows.String())
+	out := filepath.Join(dir, "run")
+	var stdout bytes.Buffer
+	err := runSFT([]string{"--data", dataPath, "--output_dir", out, "--max_steps", "60", "--learning_rate", "1e-2",
+		"--per_device_train_batch_size", "8", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}, &stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if err := runSample([]string{"--model", out, "--prompt", "ab", "--temperature", "0", "--json"}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), `"completion":"cd"`) || !strings.Contains(stdout.String(), `"eos":true`) {
+		t.Fatalf("greedy sample after SFT = %s, want completion cd then EOS", stdout.String())
+	}
+}
+
+func TestSFTConfigFileAndBadData(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	writeFile(t, bad, `{"prompt": "a", "completion": "b"}`+"\n"+`{"prompt": "a", "completion": 3}`+"\n")
+	err := runSFT([]string{"--data", bad, "--output_dir", filepath.Join(dir, "r"), "--disable_tqdm"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		t.Fatalf("malformed line error = %v, want it to name bad.jsonl:2", err)
+	}
+	cfgPath := filepath.Join(dir, "c.json")
+	writeFile(t, cfgPath, `{"learning_rate": 0.5, "no_such_field": 1}`)
+	err = runSFT([]string{"--config", cfgPath, "--data", bad}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "no_such_field") {
+		t.Fatalf("unknown config field error = %v", err)
+	}
+	if err := runSample([]string{"--model", filepath.Join(dir, "none"), "--prompt", "x"}, &bytes.Buffer{}); err == nil {
+		t.Fatal("sampling from a missing model directory succeeded")
+	}
+}
+
+func TestConfigFlagValue(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", "a.json"}, "a.json"},
+		{[]string{"-config=b.json", "--seed", "1"}, "b.json"},
+		{[]string{"--seed", "1"}, ""},
+	} {
+		if got := configFlagValue(c.args); got != c.want {
+			t.Errorf("configFlagValue(%v) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"roads/engine"
+	"roads/model"
+	"roads/tok"
+)
+
+func init() {
+	register("sample", "sample completions of a prompt from a model directory (KV cache)", runSample)
+}
+
+func runSample(args []string, stdout io.Writer) error {
+	fs := newFlags("sample")
+	dir := fs.String("model", "", "model directory (config.json, model.safetensors, tokenizer.json)")
+	prompt := fs.String("prompt", "", "prompt text")
+	n := fs.Int("num_return_sequences", 1, "completions to sample")
+	maxNew := fs.Int("max_new_tokens", 32, "largest number of new tokens")
+	temp := fs.Float64("temperature", 1, "sampling temperature (0: greedy)")
+	topK := fs.Int("top_k", 0, "keep the k most likely tokens (0: all)")
+	seed := fs.Uint64("seed", 42, "sampling seed")
+	asJSON := fs.Bool("json", false, "print JSON lines {prompt, completion, logprob, eos}")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("--model is required")
+	}
+	m, tk, err := model.LoadDir(*dir)
+	if err != nil {
+		return err
+	}
+	m.Freeze()
+	if tk == nil {
+		tk = tok.Bytes{}
+	}
+	ids, err := tk.Encode(*prompt)
+	if err != nil {
+		return fmt.Errorf("--prompt: %w", err)
+	}
+	if len(ids) == 0 {
+		return errors.New("--prompt is empty: the model needs at least one token to condition on")
+	}
+	room := m.Config().NPositions - len(ids)
+	if room <= 0 {
+		return fmt.Errorf("--prompt has %d tokens; the model's context is %d", len(ids), m.Config().NPositions)
+	}
+	if *maxNew > room {
+		*maxNew = room
+	}
+	prompts := make([][]int32, *n)
+	for i := range prompts {
+		prompts[i] = ids
+	}
+	g, err := m.Generate(prompts, model.GenerateOptions{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, RNG: engine.NewRNG(*seed)})
+	if err != nil {
+		return err
+	}
+	for i := range prompts {
+		row := g.Row(i)
+		lp := 0.0
+		for t := range row {
+			lp += float64(g.LogProbs[i*g.MaxNew+t])
+		}
+		text := tk.Decode(row)
+		if *asJSON {
+			b, _ := json.Marshal(map[string]any{"prompt": *prompt, "completion": text, "logprob": round6(lp), "eos": g.EOS[i]})
+			fmt.Fprintln(stdout, string(b))
+			continue
+		}
+		end := ""
+		if g.EOS[i] {
+			end = " " + tok.EOSToken
+		}
+		fmt.Fprintf(stdout, "%s%s%s\t(log π = %.3f)\n", *prompt, sep(tk, *prompt), text+end, lp)
+	}
+	return nil
+}
+
+func sep(tk tok.Tokenizer, prompt string) string {
+	if _, words := tk.(*tok.Words); words && prompt != "" && !strings.HasSuffix(prompt, " ") {
+		return " "
+	}
+	return ""
+}
+
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

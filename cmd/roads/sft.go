@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"roads/data"
+	"roads/model"
+	"roads/pft"
+	"roads/tok"
+)
+
+func init() {
+	register("sft", "supervised fine-tuning on prompt/completion (or text) JSONL", runSFT)
+}
+
+// sftCLI is the resolved configuration of `roads sft`, written to the run
+// directory as training_config.json.
+type sftCLI struct {
+	pft.SFTConfig
+	Data  string `json:"data"`
+	Model string `json:"model,omitempty"` // start from this model directory
+	Task  string `json:"task,omitempty"`  // use this task's tokenizer
+	// Architecture of a model built from scratch (ignored with --model).
+	DModel     int `json:"d_model"`
+	NLayer     int `json:"n_layer"`
+	NHead      int `json:"n_head"`
+	NPositions int `json:"n_positions"` // 0: fit the longest example
+}
+
+func runSFT(args []string, stdout io.Writer) error {
+	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), DModel: 64, NLayer: 2, NHead: 4}
+	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+		return err
+	}
+	fs := newFlags("sft")
+	addTrainFlags(fs, &cfg.TrainArgs)
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "training JSONL: prompt/completion rows, or text rows")
+	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to fine-tune (default: a new model)")
+	fs.StringVar(&cfg.Task, "task", cfg.Task, "task preset or config file whose tokenizer to use (default: bytes)")
+	fs.BoolVar(&cfg.CompletionOnlyLoss, "completion_only_loss", cfg.CompletionOnlyLoss, "score completion tokens only")
+	fs.IntVar(&cfg.DModel, "d_model", cfg.DModel, "width of a new model")
+	fs.IntVar(&cfg.NLayer, "n_layer", cfg.NLayer, "layers of a new model")
+	fs.IntVar(&cfg.NHead, "n_head", cfg.NHead, "attention heads of a new model")
+	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Data == "" {
+		return errors.New("--data is required")
+	}
+
+	var policy *model.Model
+	var tk tok.Tokenizer
+	var err error
+	if cfg.Model != "" {
+		if policy, tk, err = model.LoadDir(cfg.Model); err != nil {
+			return err
+		}
+	}
+	if tk == nil {
+		if tk, err = tokenizerFor(cfg.Task); err != nil {
+			return err
+		}
+	}
+	examples, err := readSFTExamples(cfg.Data, keys, tk)
+	if err != nil {
+		return err
+	}
+	if policy == nil {
+		longest := 0
+		for _, ex := range examples {
+			longest = max(longest, len(ex.Prompt)+len(ex.Completion))
+		}
+		if cfg.NPositions == 0 {
+			cfg.NPositions = longest
+		}
+		mc := model.NewConfig(tk.VocabSize(), cfg.NPositions, cfg.DModel, cfg.NLayer, cfg.NHead)
+		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+		if policy, err = model.New(mc, cfg.Seed); err != nil {
+			return err
+		}
+	}
+	slog.Info("sft", "examples", len(examples), "params", policy.NumParams(), "output_dir", cfg.OutputDir)
+	cfg.SFTConfig.TrainArgs = cfg.TrainArgs
+	if err := pft.TrainSFT(cfg.SFTConfig, policy, tk, examples, os.Stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sft: trained %d examples; model written to %s\n", len(examples), cfg.OutputDir)
+	return nil
+}
+
+// readSFTExamples reads prompt/completion rows (or text rows, as completions
+// with an empty prompt) and tokenises them, appending EOS to each completion.
+func readSFTExamples(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.SFTExample, error) {
+	recs, err := data.ReadRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%s: no rows", path)
+	}
+	var rows []data.PromptCompletion
+	if _, err := recs[0].String(orDefault(keys.Completion, "completion")); err == nil {
+		if rows, err = data.ReadPromptCompletions(path, keys); err != nil {
+			return nil, err
+		}
+	} else {
+		texts, err := data.ReadText(path, keys)
+		if err != nil {
+			return nil, fmt.Errorf("%s: rows are neither prompt/completion nor text: %w", path, err)
+		}
+		for _, t := range texts {
+			rows = append(rows, data.PromptCompletion{Completion: t.Text})
+		}
+	}
+	out := make([]pft.SFTExample, len(rows))
+	for i, r := range rows {
+		p, err := tk.Encode(r.Prompt)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: prompt: %w", path, i+1, err)
+		}
+		c, err := tk.Encode(r.Completion)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: completion: %w", path, i+1, err)
+		}
+		out[i] = pft.SFTExample{Prompt: p, Completion: append(c, tk.EOS())}
+	}
+	return out, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
