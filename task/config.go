@@ -58,7 +58,7 @@ var presets = map[string]preset{
 		`{"gold":"hidden_ref","label_temperature":0.1}`},
 	"mdp_sparse": {FamilyTokenMDP, "token MDP, reward k-sparse linear in unigram/bigram/prompt-pair features (simple verifier)", `{"reward":"sparse"}`},
 	"mdp_teacher": {FamilyTokenMDP, "token MDP, reward = log-likelihood under a random teacher transformer of the policy's size (no gap)",
-		`{"reward":"teacher","label_temperature":1}`},
+		`{"reward":"teacher","length_penalty":3.5,"label_temperature":4}`},
 }
 
 // PresetNames lists the built-in presets in sorted order.
