@@ -86,7 +86,7 @@ var (
 	detWords  = []string{"the", "a", "this", "that", "every", "some"}
 	adjWords  = []string{"old", "new", "big", "small", "red", "quiet", "busy", "cold", "bright", "strange", "early", "late"}
 	nounWords = []string{"farmer", "river", "letter", "market", "train", "garden", "doctor", "storm", "bridge", "song",
-		"city", "report", "friend", "ship", "village", "road", "teacher", "engine", "plan", "house"}
+		"city", "report", "friend", "ship", "village", "road", "teacher", "wagon", "plan", "house"}
 	verbWords = []string{"saw", "met", "found", "left", "built", "sold", "visited", "wrote", "lost", "praised",
 		"followed", "painted", "crossed", "watched", "called", "signed"}
 	prepWords = []string{"near", "with", "after", "before", "behind", "for", "under", "without"}

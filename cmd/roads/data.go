@@ -1,0 +1,276 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"roads/data"
+	"roads/eval"
+	"roads/task"
+)
+
+func init() {
+	register("data", "task data: demos (SFT), gen (preferences), prompts, task (describe a task)", runData)
+}
+
+const taskHelp = "task: a preset (list: roads data task --list), a preset with overrides (summarize,horizon=8,seed=2), or a config .json file"
+
+// RNG streams of the data commands: each draws its own train prompts.
+const (
+	streamDemos uint64 = iota + 1
+	streamGen
+	streamPrompts
+)
+
+func runData(args []string, stdout io.Writer) error {
+	subs := map[string]func([]string, io.Writer) error{
+		"demos": runDataDemos, "gen": runDataGen, "prompts": runDataPrompts, "task": runDataTask,
+	}
+	if len(args) == 0 || subs[args[0]] == nil {
+		names := make([]string, 0, len(subs))
+		for n := range subs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(args) == 0 {
+			return fmt.Errorf("usage: roads data <%s> [flags]", strings.Join(names, "|"))
+		}
+		return fmt.Errorf("unknown data subcommand %q (want %s)", args[0], strings.Join(names, ", "))
+	}
+	return subs[args[0]](args[1:], stdout)
+}
+
+// completionText renders a completion in TRL's convention: prompt +
+// completion is the full text, so a non-empty completion starts with a space.
+func completionText(t *task.Task, ids []int32) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return " " + t.Decode(ids)
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func runDataDemos(args []string, stdout io.Writer) error {
+	fs := newFlags("data demos")
+	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
+	n := fs.Int("n", 1000, "number of demonstrations (one per prompt)")
+	seed := fs.Uint64("seed", 0, "data seed: picks the prompts (a stream of the split) and the corruptions")
+	out := fs.String("out", "", "output JSONL file (TRL prompt/completion)")
+	splitName := fs.String("split", "train", "prompt split: train, validation or test")
+	rate := fs.Float64("corruption_rate", -1, "corruption rate of the demonstrations (-1 = the task's documented demo_corruption)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || *n <= 0 {
+		return errors.New("data demos: --out and a positive --n are required")
+	}
+	t, err := task.Load(*taskSpec)
+	if err != nil {
+		return err
+	}
+	split, err := task.ParseSplit(*splitName)
+	if err != nil {
+		return err
+	}
+	r := *rate
+	if r < 0 {
+		r = t.DemoRate()
+	}
+	prompts := t.Prompts(split, task.Hash(*seed, streamDemos), *n)
+	rows := make([]data.PromptCompletion, len(prompts))
+	var goldSum, refSum, lenSum float64
+	for i, p := range prompts {
+		sc, err := t.DemoScript(p, r)
+		if err != nil {
+			return err
+		}
+		d := sc.Sample(task.NewRNG(*seed, streamDemos, uint64(i)))
+		ref, err := t.Reference(p)
+		if err != nil {
+			return err
+		}
+		g, err := t.Gold(p, d)
+		if err != nil {
+			return err
+		}
+		gr, _ := t.Gold(p, ref)
+		goldSum += g
+		refSum += gr
+		lenSum += float64(len(d))
+		rows[i] = data.PromptCompletion{Prompt: t.Decode(p), Completion: completionText(t, d)}
+	}
+	if err := data.WritePromptCompletions(*out, rows, keys); err != nil {
+		return err
+	}
+	k := float64(len(rows))
+	summary := map[string]any{
+		"out": *out, "rows": len(rows), "task": t.Name(), "split": split.String(), "seed": *seed, "corruption_rate": r,
+		"mean_gold": goldSum / k, "mean_reference_gold": refSum / k, "mean_length": lenSum / k,
+	}
+	if *asJSON {
+		return writeJSONLine(stdout, summary)
+	}
+	fmt.Fprintf(stdout, "wrote %d demonstrations to %s (task %s, %s split, seed %d)\n", len(rows), *out, t.Name(), split, *seed)
+	fmt.Fprintf(stdout, "corruption rate %g: mean gold %.3f (reference %.3f), mean length %.2f tokens\n", r, goldSum/k, refSum/k, lenSum/k)
+	return nil
+}
+
+func runDataGen(args []string, stdout io.Writer) error {
+	fs := newFlags("data gen")
+	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
+	policySpec := fs.String("policy", "", "sampling "+policyHelp+" (normally the SFT model)")
+	n := fs.Int("n", 1000, "number of prompts")
+	seed := fs.Uint64("seed", 0, "data seed: picks the prompts, the samples and the labels")
+	out := fs.String("out", "", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
+	splitName := fs.String("split", "train", "prompt split: train, validation or test")
+	k := fs.Int("k", 2, "completions sampled per prompt")
+	pairing := fs.String("pairing", eval.PairDisjoint, "how the k completions are paired: disjoint ((0,1),(2,3),...) or all")
+	mode := fs.String("mode", eval.ModeBT, "bt (Bradley–Terry labels on policy samples), narrow (the paper's H4: the policy's samples labelled by the judge, noiseless), wide (half the samples from the task's demonstrator at random corruption rates)")
+	btTemp := fs.Float64("bt_temperature", -1, "Bradley–Terry temperature, P(a≻b)=σ((r_a-r_b)/T); 0 = noiseless; -1 = the task's label_temperature")
+	temperature := fs.Float64("temperature", 1, "policy sampling temperature (0 = greedy)")
+	maxNew := fs.Int("max_new_tokens", 0, "completion cap (0 = the task's horizon)")
+	keepIdentical := fs.Bool("keep_identical", false, "keep pairs whose two completions are identical")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || *n <= 0 {
+		return errors.New("data gen: --out and a positive --n are required")
+	}
+	t, err := task.Load(*taskSpec)
+	if err != nil {
+		return err
+	}
+	split, err := task.ParseSplit(*splitName)
+	if err != nil {
+		return err
+	}
+	pol, err := loadPolicy(*policySpec, t)
+	if err != nil {
+		return err
+	}
+	temp := *btTemp
+	if temp < 0 {
+		temp = t.LabelTemperature()
+	}
+	prompts := t.Prompts(split, task.Hash(*seed, streamGen), *n)
+	opt := eval.PrefOptions{K: *k, Pairing: *pairing, Mode: *mode, Temperature: temp, SampleTemperature: *temperature,
+		Greedy: *temperature == 0, MaxNewTokens: *maxNew, Seed: *seed, KeepIdentical: *keepIdentical}
+	pairs, st, err := eval.Preferences(t, pol, prompts, opt)
+	if err != nil {
+		return err
+	}
+	if len(pairs) == 0 {
+		return fmt.Errorf("data gen: no pairs survived (%d identical, %d gold ties dropped); try --keep_identical or a more diverse policy", st.Identical, st.GoldTies)
+	}
+	rows := make([]data.Preference, len(pairs))
+	for i, p := range pairs {
+		rows[i] = data.Preference{Prompt: t.Decode(p.Prompt), Chosen: completionText(t, p.Chosen), Rejected: completionText(t, p.Rejected),
+			HasScores: true, ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected}
+	}
+	if err := data.WritePreferences(*out, rows, keys); err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSONLine(stdout, map[string]any{"out": *out, "task": t.Name(), "policy": *policySpec, "split": split.String(),
+			"seed": *seed, "mode": *mode, "bt_temperature": temp, "stats": st})
+	}
+	fmt.Fprintf(stdout, "wrote %d preference pairs to %s (task %s, policy %s, %s split, seed %d, mode %s, BT temperature %g)\n",
+		st.Pairs, *out, t.Name(), *policySpec, split, *seed, *mode, temp)
+	fmt.Fprintf(stdout, "%d prompts x %d samples; dropped %d identical pairs; %d gold ties; labels agree with gold on %.3f of unequal pairs\n",
+		st.Prompts, *k, st.Identical, st.GoldTies, st.AgreeWithGold)
+	fmt.Fprintf(stdout, "mean gold: chosen %.3f, rejected %.3f (gap %.3f)\n", st.MeanChosen, st.MeanRejected, st.MeanGoldGap)
+	return nil
+}
+
+func runDataPrompts(args []string, stdout io.Writer) error {
+	fs := newFlags("data prompts")
+	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
+	n := fs.Int("n", 1000, "number of prompts")
+	seed := fs.Uint64("seed", 0, "data seed (a stream of the split)")
+	out := fs.String("out", "", "output JSONL file (TRL prompt-only)")
+	splitName := fs.String("split", "train", "prompt split: train, validation or test")
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || *n <= 0 {
+		return errors.New("data prompts: --out and a positive --n are required")
+	}
+	t, err := task.Load(*taskSpec)
+	if err != nil {
+		return err
+	}
+	split, err := task.ParseSplit(*splitName)
+	if err != nil {
+		return err
+	}
+	prompts := t.Prompts(split, task.Hash(*seed, streamPrompts), *n)
+	rows := make([]data.PromptOnly, len(prompts))
+	for i, p := range prompts {
+		rows[i] = data.PromptOnly{Prompt: t.Decode(p)}
+	}
+	if err := data.WritePrompts(*out, rows, keys); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d prompts to %s (task %s, %s split, seed %d)\n", len(rows), *out, t.Name(), split, *seed)
+	return nil
+}
+
+func runDataTask(args []string, stdout io.Writer) error {
+	fs := newFlags("data task")
+	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
+	list := fs.Bool("list", false, "list the presets")
+	asJSON := fs.Bool("json", false, "print only the resolved config as JSON (a valid --task file)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *list {
+		for _, name := range task.PresetNames() {
+			fmt.Fprintf(stdout, "%-16s %s\n", name, task.PresetSummary(name))
+		}
+		return nil
+	}
+	t, err := task.Load(*taskSpec)
+	if err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(t.Config(), "", "  ")
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		_, err := fmt.Fprintf(stdout, "%s\n", cfg)
+		return err
+	}
+	p := t.Prompts(task.Train, 0, 1)[0]
+	ref, err := t.Reference(p)
+	if err != nil {
+		return err
+	}
+	g, _ := t.Gold(p, ref)
+	fmt.Fprintf(stdout, "task %s (family %s, seed %d)\n", t.Name(), t.Config().Family, t.Config().Seed)
+	fmt.Fprintf(stdout, "vocabulary %d words, horizon %d, max prompt %d, max total length %d, demo corruption %g, label temperature %g\n",
+		t.Tokenizer().VocabSize(), t.Horizon(), t.MaxPromptLen(), t.MaxTotalLen(), t.DemoRate(), t.LabelTemperature())
+	fmt.Fprintf(stdout, "gap: %s\n", t.Gap())
+	fmt.Fprintf(stdout, "example prompt:    %s\nexample reference: %s  (gold %.3f)\nconfig:\n%s\n", t.Decode(p), t.Decode(ref), g, cfg)
+	return nil
+}
