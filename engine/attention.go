@@ -50,17 +50,7 @@ func AttentionForward(out, probs, qkv []float32, lens []int, B, T, D, H int) {
 			gemm.Sgemm(false, true, L, L, hd, scale, q, 3*D, k, 3*D, 0, P, T)
 			for i := 0; i < L; i++ {
 				p := P[i*T : i*T+i+1]
-				mx := p[0]
-				for _, s := range p {
-					mx = max(mx, s)
-				}
-				var sum float32
-				for j, s := range p {
-					e := Expf(s - mx)
-					p[j] = e
-					sum += e
-				}
-				inv := 1 / sum
+				inv := 1 / expShiftSum(p, p, rowMax(p))
 				for j := range p {
 					p[j] *= inv
 				}
@@ -112,10 +102,7 @@ func AttentionBackward(dqkv, dout, qkv, probs []float32, lens []int, B, T, D, H 
 			for i := 0; i < L; i++ {
 				p := P[i*T : i*T+i+1]
 				g := dP[i*T : i*T+i+1]
-				var s float32
-				for j, pj := range p {
-					s += pj * g[j]
-				}
+				s := dot(p, g)
 				for j, pj := range p {
 					g[j] = pj * (g[j] - s) * scale
 				}
@@ -126,31 +113,6 @@ func AttentionBackward(dqkv, dout, qkv, probs []float32, lens []int, B, T, D, H 
 		}
 		scratchPool.Put(buf)
 	})
-}
-
-// dot returns Σ a[i]·b[i] with four partial sums (a fixed order).
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// axpy sets y += alpha·x.
-func axpy(y []float32, alpha float32, x []float32) {
-	x = x[:len(y)]
-	for i, v := range x {
-		y[i] += alpha * v
-	}
 }
 
 // AttentionCached is the decoding form of AttentionForward: query row r (q at
@@ -171,19 +133,10 @@ func AttentionCached(out, qkv, kc, vc []float32, seq, pos []int32, P, D, H int) 
 			q := qkv[r*3*D+h*hd : r*3*D+h*hd+hd]
 			o := out[r*D+h*hd : r*D+h*hd+hd]
 			p := scores[:pos[r]+1]
-			mx := float32(math.Inf(-1))
 			for j := range p {
-				s := dot(q, kc[base+j*D+h*hd:base+j*D+h*hd+hd]) * scale
-				p[j] = s
-				mx = max(mx, s)
+				p[j] = dot(q, kc[base+j*D+h*hd:base+j*D+h*hd+hd]) * scale
 			}
-			var sum float32
-			for j, s := range p {
-				e := Expf(s - mx)
-				p[j] = e
-				sum += e
-			}
-			inv := 1 / sum
+			inv := 1 / expShiftSum(p, p, rowMax(p))
 			clear(o)
 			for j := range p {
 				axpy(o, p[j]*inv, vc[base+j*D+h*hd:base+j*D+h*hd+hd])

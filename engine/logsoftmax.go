@@ -15,17 +15,8 @@ func LogSoftmaxGather(logp, ent, lse, logits []float32, targets []int32, n, v in
 	ParallelFor(n, rowGrain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			z := logits[r*v : r*v+v]
-			mx := z[0]
-			for _, x := range z {
-				mx = max(mx, x)
-			}
-			var s, sz float32
-			for _, x := range z {
-				c := x - mx
-				e := Expf(c)
-				s += e
-				sz += e * c
-			}
+			mx := rowMax(z)
+			s, sz := expSumDot(z, mx)
 			logS := float32(math.Log(float64(s)))
 			lse[r] = mx + logS
 			logp[r] = z[targets[r]] - lse[r]
@@ -60,9 +51,7 @@ func LogSoftmaxGatherBackward(dlogits, logits, lse, ent []float32, targets []int
 			z := logits[r*v : r*v+v]
 			l := lse[r]
 			if ge == 0 {
-				for k, x := range z {
-					dz[k] = -gl * Expf(x-l)
-				}
+				expScale(dz, z, l, -gl)
 			} else {
 				for k, x := range z {
 					lp := x - l

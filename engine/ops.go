@@ -43,16 +43,10 @@ func EmbeddingBackward(dwte, dwpe, dout []float32, tokens, pos []int32, d int) {
 		for r := 0; r < n; r++ {
 			g := dout[r*d+lo : r*d+hi]
 			if dwte != nil {
-				t := dwte[int(tokens[r])*d+lo : int(tokens[r])*d+hi]
-				for j := range g {
-					t[j] += g[j]
-				}
+				addTo(dwte[int(tokens[r])*d+lo:int(tokens[r])*d+hi], g)
 			}
 			if dwpe != nil {
-				p := dwpe[int(pos[r])*d+lo : int(pos[r])*d+hi]
-				for j := range g {
-					p[j] += g[j]
-				}
+				addTo(dwpe[int(pos[r])*d+lo:int(pos[r])*d+hi], g)
 			}
 		}
 	})
@@ -65,24 +59,10 @@ func LayerNormForward(out, mean, rstd, x, gamma, beta []float32, n, d int, eps f
 	ParallelFor(n, rowGrain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*d : r*d+d]
-			var s float32
-			for _, v := range xr {
-				s += v
-			}
-			m := s / float32(d)
-			var ss float32
-			for _, v := range xr {
-				c := v - m
-				ss += c * c
-			}
-			rs := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
+			m := sum(xr) / float32(d)
+			rs := float32(1 / math.Sqrt(float64(sumSqDiff(xr, m)/float32(d)+eps)))
 			mean[r], rstd[r] = m, rs
-			o := out[r*d : r*d+d]
-			g := gamma[:d]
-			b := beta[:d]
-			for j, v := range xr {
-				o[j] = (v-m)*rs*g[j] + b[j]
-			}
+			normAffine(out[r*d:r*d+d], xr, gamma, beta, m, rs)
 		}
 	})
 }
@@ -94,37 +74,17 @@ func LayerNormForward(out, mean, rstd, x, gamma, beta []float32, n, d int, eps f
 //	dx = rstd·(g − mean(g) − x̂·mean(g·x̂))
 func LayerNormBackward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma []float32, n, d int) {
 	ParallelFor(n, rowGrain, func(lo, hi int) {
-		gam := gamma[:d]
 		for r := lo; r < hi; r++ {
-			xr := x[r*d : r*d+d]
-			dr := dout[r*d : r*d+d]
+			xr, dr := x[r*d:r*d+d], dout[r*d:r*d+d]
 			m, rs := mean[r], rstd[r]
-			var sg, sgx float32
-			for j, v := range xr {
-				g := dr[j] * gam[j]
-				sg += g
-				sgx += g * (v - m) * rs
-			}
-			sg /= float32(d)
-			sgx /= float32(d)
-			o := dx[r*d : r*d+d]
-			for j, v := range xr {
-				xh := (v - m) * rs
-				o[j] += rs * (dr[j]*gam[j] - sg - xh*sgx)
-			}
+			sg, sgx := lnBackSums(dr, xr, gamma, m, rs)
+			lnBackApply(dx[r*d:r*d+d], dr, xr, gamma, m, rs, sg/float32(d), sgx/float32(d))
 		}
 	})
 	ParallelFor(d, colGrain, func(lo, hi int) {
-		dg := dgamma[lo:hi]
-		db := dbeta[lo:hi]
+		dg, db := dgamma[lo:hi], dbeta[lo:hi]
 		for r := 0; r < n; r++ {
-			xr := x[r*d+lo : r*d+hi]
-			dr := dout[r*d+lo : r*d+hi]
-			m, rs := mean[r], rstd[r]
-			for j, v := range xr {
-				dg[j] += dr[j] * (v - m) * rs
-				db[j] += dr[j]
-			}
+			lnParamGrad(dg, db, dout[r*d+lo:r*d+hi], x[r*d+lo:r*d+hi], mean[r], rstd[r])
 		}
 	})
 }
@@ -193,10 +153,7 @@ func ColumnSum(s, a []float32, n, d int) {
 	ParallelFor(d, colGrain, func(lo, hi int) {
 		acc := s[lo:hi]
 		for r := 0; r < n; r++ {
-			row := a[r*d+lo : r*d+hi]
-			for j, v := range row {
-				acc[j] += v
-			}
+			addTo(acc, a[r*d+lo:r*d+hi])
 		}
 	})
 }
@@ -250,6 +207,17 @@ func GeluForwardGrad(out, grad, x []float32) {
 			t := Tanhf(geluC * (v + geluA*v2*v))
 			o[i] = 0.5 * v * (1 + t)
 			d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v2)
+		}
+	})
+}
+
+// BiasGeluForwardGrad is GeluForwardGrad on x + bias, with bias [cols]
+// added to every row of x [n, cols] (the bias of the Linear layer before the
+// GELU, folded in here to save a pass over the activations). grad may alias x.
+func BiasGeluForwardGrad(out, grad, x, bias []float32, n, cols int) {
+	ParallelFor(n, 4, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			geluGradBias(out[r*cols:r*cols+cols], grad[r*cols:r*cols+cols], x[r*cols:r*cols+cols], bias[:cols])
 		}
 	})
 }

@@ -395,6 +395,19 @@ func TestGeluGrad(t *testing.T) {
 		}
 		return s
 	})
+	// BiasGeluForwardGrad on rows of x with a bias equals GeluForwardGrad on x + bias.
+	const rows, cols = 3, 100
+	xb, bias := x[:rows*cols], randVec(r, cols, 1)
+	shifted := make([]float32, rows*cols)
+	for i := range shifted {
+		shifted[i] = xb[i] + bias[i%cols]
+	}
+	o1, g1 := make([]float32, rows*cols), make([]float32, rows*cols)
+	GeluForwardGrad(o1, g1, shifted)
+	o2, g2 := make([]float32, rows*cols), append([]float32(nil), xb...)
+	BiasGeluForwardGrad(o2, g2, g2, bias, rows, cols) // grad aliases x
+	checkForward(t, "bias gelu", o2, to64(o1), 1e-6)
+	checkForward(t, "bias gelu grad", g2, to64(g1), 1e-6)
 	// in place (dx aliases dout)
 	GeluBackward(dout, dout, x)
 	for i := range dx {

@@ -93,10 +93,15 @@ func (o *AdamW) Step(lr float64) {
 		if o.decay[i] {
 			keep = float32(1 - lr*c.WeightDecay)
 		}
+		consts := adamConsts(b1, b2, invSqrtBC2, eps, stepSize, keep)
 		m, v, g, w := o.m[i], o.v[i], p.Grad, p.Data
 		ParallelFor(len(w), 8192, func(lo, hi int) {
 			m, v, g, w := m[lo:hi], v[lo:hi], g[lo:hi], w[lo:hi]
-			for j := range w {
+			k := vecLen(len(w))
+			if k > 0 {
+				vAdam(&w[0], &g[0], &m[0], &v[0], k, consts)
+			}
+			for j := k; j < len(w); j++ {
 				gj := g[j]
 				mj := b1*m[j] + (1-b1)*gj
 				vj := b2*v[j] + (1-b2)*gj*gj
@@ -106,6 +111,18 @@ func (o *AdamW) Step(lr float64) {
 			}
 		})
 	}
+}
+
+// adamConsts lays out the update's constants for the vector kernel (each
+// broadcast to 8 lanes).
+func adamConsts(b1, b2, invSqrtBC2, eps, stepSize, keep float32) *[8][8]float32 {
+	var c [8][8]float32
+	for i, v := range [8]float32{b1, 1 - b1, b2, 1 - b2, invSqrtBC2, eps, stepSize, keep} {
+		for j := range c[i] {
+			c[i][j] = v
+		}
+	}
+	return &c
 }
 
 // State exports the optimiser state: the step count and, per parameter, the

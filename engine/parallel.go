@@ -74,7 +74,9 @@ func Threads() int { return workers.Load().threads }
 
 // ParallelFor splits [0, n) into at most Threads() contiguous ranges of at
 // least grain items and calls fn once per range, concurrently. fn must only
-// write state owned by its range.
+// write state owned by its range. Range boundaries other than 0 and n are
+// multiples of 8, so vector kernels over elements see the same body/tail split
+// whatever the thread count.
 func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	p := workers.Load()
 	if grain < 1 {
@@ -92,10 +94,16 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		wg = new(sync.WaitGroup)
 	}
 	wg.Add(parts - 1)
-	for k := 1; k < parts; k++ {
-		p.jobs <- poolJob{fn: fn, lo: k * n / parts, hi: (k + 1) * n / parts, wg: wg}
+	cut := func(k int) int {
+		if k == parts {
+			return n
+		}
+		return k * n / parts &^ (vecAlign - 1)
 	}
-	fn(0, n/parts)
+	for k := 1; k < parts; k++ {
+		p.jobs <- poolJob{fn: fn, lo: cut(k), hi: cut(k + 1), wg: wg}
+	}
+	fn(0, cut(1))
 	wg.Wait()
 	waitGroup.Put(wg)
 }

@@ -45,6 +45,65 @@ func geluGradAVX2(out, grad, x *float32, n int, c *[geluConstCount][8]float32)
 //go:noescape
 func geluAVX2(out, x *float32, n int, c *[geluConstCount][8]float32)
 
+//go:noescape
+func geluGradBiasAVX2(out, grad, x, bias *float32, n int, c *[geluConstCount][8]float32)
+
+//go:noescape
+func vExpShiftSum(dst, x *float32, n int, shift float32, c *[expConstCount][8]float32) float32
+
+//go:noescape
+func vExpSumDot(x *float32, n int, shift float32, c *[expConstCount][8]float32) (s, sc float32)
+
+//go:noescape
+func vExpScale(dst, x *float32, n int, shift, scale float32, c *[expConstCount][8]float32)
+
+//go:noescape
+func vMax(x *float32, n int) float32
+
+//go:noescape
+func vSum(x *float32, n int) float32
+
+//go:noescape
+func vDot(a, b *float32, n int) float32
+
+//go:noescape
+func vAddTo(dst, src *float32, n int)
+
+//go:noescape
+func vSumSqDiff(x *float32, n int, m float32) float32
+
+//go:noescape
+func vNormAffine(out, x, gam, b *float32, n int, m, rs float32)
+
+//go:noescape
+func vLNBackSums(dout, x, gam *float32, n int, m, rs float32) (sg, sgx float32)
+
+//go:noescape
+func vLNBackApply(dx, dout, x, gam *float32, n int, m, rs, sg, sgx float32)
+
+//go:noescape
+func vLNParamGrad(dg, db, dout, x *float32, n int, m, rs float32)
+
+//go:noescape
+func vAdam(w, grad, m, v *float32, n int, c *[8][8]float32)
+
+const expConstCount = 13
+
+// expConsts are Expf's constants broadcast to 8 lanes (see simd_amd64.s).
+var expConsts = func() (c [expConstCount][8]float32) {
+	vals := [expConstCount]float32{
+		88.72283, -87.33654, log2e, ln2Hi, ln2Lo,
+		1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+		1, math.Float32frombits(127),
+	}
+	for i, v := range vals {
+		for j := range c[i] {
+			c[i][j] = v
+		}
+	}
+	return c
+}()
+
 const geluConstCount = 20
 
 // geluConsts holds each constant broadcast to 8 lanes, in the order the

@@ -113,3 +113,400 @@ loop:
 	JLT loop
 	VZEROUPPER
 	RET
+
+// ---- exp ----------------------------------------------------------------
+// Constant rows of expConsts (32 bytes each):
+//   0 hi clamp 88.72283   32 lo clamp −87.33654   64 log2 e   96 ln2 hi
+//   128 ln2 lo   160..320 Cephes expf polynomial p0..p5   352 1.0   384 int32 127
+// EXP_Y0 replaces Y0 by e^Y0 (Cephes expf, as Expf), exactly 0 below the low
+// clamp (so −Inf gives 0). Uses Y1–Y5 and R9 = &expConsts.
+#define EXP_Y0 \
+	VCMPPS $0x1d, 32(R9), Y0, Y5 \
+	VMINPS 0(R9), Y0, Y0 \
+	VMAXPS 32(R9), Y0, Y0 \
+	VMULPS 64(R9), Y0, Y1 \
+	VROUNDPS $0, Y1, Y1 \
+	VMOVAPS Y0, Y2 \
+	VFNMADD231PS 96(R9), Y1, Y2 \
+	VFNMADD231PS 128(R9), Y1, Y2 \
+	VMOVUPS 160(R9), Y3 \
+	VFMADD213PS 192(R9), Y2, Y3 \
+	VFMADD213PS 224(R9), Y2, Y3 \
+	VFMADD213PS 256(R9), Y2, Y3 \
+	VFMADD213PS 288(R9), Y2, Y3 \
+	VFMADD213PS 320(R9), Y2, Y3 \
+	VMULPS Y2, Y2, Y4 \
+	VFMADD213PS Y2, Y4, Y3 \
+	VADDPS 352(R9), Y3, Y3 \
+	VCVTPS2DQ Y1, Y1 \
+	VPADDD 384(R9), Y1, Y1 \
+	VPSLLD $23, Y1, Y1 \
+	VMULPS Y1, Y3, Y0 \
+	VANDPS Y5, Y0, Y0
+
+// HSUM_Y6_X6 leaves the sum of Y6's lanes in X6 (fixed order).
+#define HSUM_Y6_X6 \
+	VEXTRACTF128 $1, Y6, X1 \
+	VADDPS X1, X6, X6 \
+	VHADDPS X6, X6, X6 \
+	VHADDPS X6, X6, X6
+
+#define HSUM_Y7_X7 \
+	VEXTRACTF128 $1, Y7, X1 \
+	VADDPS X1, X7, X7 \
+	VHADDPS X7, X7, X7 \
+	VHADDPS X7, X7, X7
+
+// func vExpShiftSum(dst, x *float32, n int, shift float32, c *[expConstCount][8]float32) float32
+// dst[i] = e^(x[i]−shift); returns Σ dst.
+TEXT ·vExpShiftSum(SB), NOSPLIT, $0-44
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y8
+	MOVQ c+32(FP), R9
+	VXORPS Y6, Y6, Y6
+	XORQ AX, AX
+ess_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y8, Y0, Y0
+	EXP_Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VADDPS Y0, Y6, Y6
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT ess_loop
+	HSUM_Y6_X6
+	VZEROUPPER
+	MOVSS X6, ret+40(FP)
+	RET
+
+// func vExpSumDot(x *float32, n int, shift float32, c *[expConstCount][8]float32) (s, sc float32)
+// s = Σ e^(x−shift), sc = Σ e^(x−shift)·(x−shift).
+TEXT ·vExpSumDot(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS shift+16(FP), Y8
+	MOVQ c+24(FP), R9
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ AX, AX
+esd_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y8, Y0, Y0
+	VMOVAPS Y0, Y9
+	EXP_Y0
+	VADDPS Y0, Y6, Y6
+	VFMADD231PS Y9, Y0, Y7
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT esd_loop
+	HSUM_Y6_X6
+	HSUM_Y7_X7
+	VZEROUPPER
+	MOVSS X6, s+32(FP)
+	MOVSS X7, sc+36(FP)
+	RET
+
+// func vExpScale(dst, x *float32, n int, shift, scale float32, c *[expConstCount][8]float32)
+// dst[i] = scale·e^(x[i]−shift).
+TEXT ·vExpScale(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y8
+	VBROADCASTSS scale+28(FP), Y9
+	MOVQ c+32(FP), R9
+	XORQ AX, AX
+esc_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y8, Y0, Y0
+	EXP_Y0
+	VMULPS Y9, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT esc_loop
+	VZEROUPPER
+	RET
+
+// ---- reductions and row ops ----------------------------------------------
+
+// func vMax(x *float32, n int) float32
+TEXT ·vMax(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y6
+	MOVQ $8, AX
+	CMPQ AX, CX
+	JGE max_reduce
+max_loop:
+	VMAXPS (SI)(AX*4), Y6, Y6
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT max_loop
+max_reduce:
+	VEXTRACTF128 $1, Y6, X1
+	VMAXPS X1, X6, X6
+	VPERMILPS $0x4e, X6, X1
+	VMAXPS X1, X6, X6
+	VPERMILPS $0xb1, X6, X1
+	VMAXPS X1, X6, X6
+	VZEROUPPER
+	MOVSS X6, ret+16(FP)
+	RET
+
+// func vSum(x *float32, n int) float32
+TEXT ·vSum(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y6, Y6, Y6
+	XORQ AX, AX
+sum_loop:
+	VADDPS (SI)(AX*4), Y6, Y6
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT sum_loop
+	HSUM_Y6_X6
+	VZEROUPPER
+	MOVSS X6, ret+16(FP)
+	RET
+
+// func vDot(a, b *float32, n int) float32
+TEXT ·vDot(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ n+16(FP), CX
+	VXORPS Y6, Y6, Y6
+	XORQ AX, AX
+dot_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VFMADD231PS (DX)(AX*4), Y0, Y6
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT dot_loop
+	HSUM_Y6_X6
+	VZEROUPPER
+	MOVSS X6, ret+24(FP)
+	RET
+
+// func vAddTo(dst, src *float32, n int)   dst[i] += src[i]
+TEXT ·vAddTo(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+add_loop:
+	VMOVUPS (DI)(AX*4), Y0
+	VADDPS (SI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT add_loop
+	VZEROUPPER
+	RET
+
+// func vSumSqDiff(x *float32, n int, m float32) float32   Σ (x−m)²
+TEXT ·vSumSqDiff(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y8
+	VXORPS Y6, Y6, Y6
+	XORQ AX, AX
+ssd_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y8, Y0, Y0
+	VFMADD231PS Y0, Y0, Y6
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT ssd_loop
+	HSUM_Y6_X6
+	VZEROUPPER
+	MOVSS X6, ret+24(FP)
+	RET
+
+// func vNormAffine(out, x, gam, b *float32, n int, m, rs float32)
+// out = (x − m)·rs·g + b
+TEXT ·vNormAffine(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gam+16(FP), DX
+	MOVQ b+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y8
+	VBROADCASTSS rs+44(FP), Y9
+	XORQ AX, AX
+na_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y8, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VMOVUPS (R8)(AX*4), Y1
+	VFMADD231PS (DX)(AX*4), Y0, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT na_loop
+	VZEROUPPER
+	RET
+
+// func vLNBackSums(dout, x, gam *float32, n int, m, rs float32) (sg, sgx float32)
+// sg = Σ dout·g, sgx = Σ dout·g·(x − m)·rs
+TEXT ·vLNBackSums(SB), NOSPLIT, $0-48
+	MOVQ dout+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gam+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS m+32(FP), Y8
+	VBROADCASTSS rs+36(FP), Y9
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ AX, AX
+lbs_loop:
+	VMOVUPS (DI)(AX*4), Y0
+	VMULPS (DX)(AX*4), Y0, Y0
+	VADDPS Y0, Y6, Y6
+	VMOVUPS (SI)(AX*4), Y2
+	VSUBPS Y8, Y2, Y2
+	VMULPS Y9, Y2, Y2
+	VFMADD231PS Y2, Y0, Y7
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lbs_loop
+	HSUM_Y6_X6
+	HSUM_Y7_X7
+	VZEROUPPER
+	MOVSS X6, sg+40(FP)
+	MOVSS X7, sgx+44(FP)
+	RET
+
+// func vLNBackApply(dx, dout, x, gam *float32, n int, m, rs, sg, sgx float32)
+// dx += rs·(dout·g − sg − (x − m)·rs·sgx)
+TEXT ·vLNBackApply(SB), NOSPLIT, $0-56
+	MOVQ dx+0(FP), DI
+	MOVQ dout+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ gam+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y8
+	VBROADCASTSS rs+44(FP), Y9
+	VBROADCASTSS sg+48(FP), Y10
+	VBROADCASTSS sgx+52(FP), Y11
+	XORQ AX, AX
+lba_loop:
+	VMOVUPS (DX)(AX*4), Y2
+	VSUBPS Y8, Y2, Y2
+	VMULPS Y9, Y2, Y2
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS (R8)(AX*4), Y0, Y0
+	VSUBPS Y10, Y0, Y0
+	VFNMADD231PS Y11, Y2, Y0
+	VMOVUPS (DI)(AX*4), Y3
+	VFMADD231PS Y9, Y0, Y3
+	VMOVUPS Y3, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lba_loop
+	VZEROUPPER
+	RET
+
+// func vAdam(w, grad, m, v *float32, n int, c *[8][8]float32)
+// Rows of c: β1, 1−β1, β2, 1−β2, 1/√(1−β2ᵗ), ε, step size, keep (1 − lr·λ).
+//   m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
+//   w = w·keep − step·m/(√v/√(1−β2ᵗ) + ε)
+TEXT ·vAdam(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ v+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), R9
+	XORQ AX, AX
+adam_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS 32(R9), Y0, Y1
+	VMOVUPS (DX)(AX*4), Y2
+	VFMADD231PS 0(R9), Y2, Y1
+	VMOVUPS Y1, (DX)(AX*4)
+	VMULPS Y0, Y0, Y3
+	VMULPS 96(R9), Y3, Y3
+	VMOVUPS (R8)(AX*4), Y4
+	VFMADD231PS 64(R9), Y4, Y3
+	VMOVUPS Y3, (R8)(AX*4)
+	VSQRTPS Y3, Y3
+	VMULPS 128(R9), Y3, Y3
+	VADDPS 160(R9), Y3, Y3
+	VDIVPS Y3, Y1, Y1
+	VMULPS 192(R9), Y1, Y1
+	VMOVUPS (DI)(AX*4), Y5
+	VMULPS 224(R9), Y5, Y5
+	VSUBPS Y1, Y5, Y5
+	VMOVUPS Y5, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT adam_loop
+	VZEROUPPER
+	RET
+
+// func geluGradBiasAVX2(out, grad, x, bias *float32, n int, c *[20][8]float32)
+// As geluGradAVX2 on x + bias.
+TEXT ·geluGradBiasAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ bias+24(FP), R10
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), R8
+	XORQ AX, AX
+
+gbloop:
+	VMOVUPS (DX)(AX*4), Y0
+	VADDPS (R10)(AX*4), Y0, Y0
+	VMULPS Y0, Y0, Y1
+	VMOVUPS 0(R8), Y2
+	VFMADD231PS 32(R8), Y1, Y2
+	VMULPS Y2, Y0, Y3
+	TANH_OF_Y3_TO_Y7
+	VMOVUPS 96(R8), Y8
+	VFMADD213PS 96(R8), Y7, Y8
+	VMULPS Y8, Y0, Y9
+	VMOVUPS 0(R8), Y10
+	VFMADD231PS 64(R8), Y1, Y10
+	VMOVUPS 128(R8), Y11
+	VFNMADD231PS Y7, Y7, Y11
+	VMULPS 96(R8), Y0, Y12
+	VMULPS Y12, Y11, Y11
+	VFMADD213PS Y8, Y10, Y11
+	VMOVUPS Y9, (DI)(AX*4)
+	VMOVUPS Y11, (SI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT gbloop
+	VZEROUPPER
+	RET
+
+// func vLNParamGrad(dg, db, dout, x *float32, n int, m, rs float32)
+// dg += dout·(x − m)·rs, db += dout
+TEXT ·vLNParamGrad(SB), NOSPLIT, $0-48
+	MOVQ dg+0(FP), DI
+	MOVQ db+8(FP), SI
+	MOVQ dout+16(FP), DX
+	MOVQ x+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y8
+	VBROADCASTSS rs+44(FP), Y9
+	XORQ AX, AX
+lpg_loop:
+	VMOVUPS (DX)(AX*4), Y0
+	VMOVUPS (R8)(AX*4), Y2
+	VSUBPS Y8, Y2, Y2
+	VMULPS Y9, Y2, Y2
+	VMOVUPS (DI)(AX*4), Y3
+	VFMADD231PS Y2, Y0, Y3
+	VMOVUPS Y3, (DI)(AX*4)
+	VADDPS (SI)(AX*4), Y0, Y4
+	VMOVUPS Y4, (SI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lpg_loop
+	VZEROUPPER
+	RET

@@ -307,8 +307,8 @@ func (m *Model) trunkForward(ws *workspace) {
 		engine.AttentionForward(a.att, a.probs, a.qkv, ws.lens, ws.B, ws.T, D, c.NHead)
 		engine.LinearResidualForward(a.resMid, ws.res[l], a.att, w.oW, w.oB, n, D, D)
 		engine.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.resMid, w.ln2W, w.ln2B, n, D, eps)
-		engine.LinearForward(a.geluGrad, a.ln2, w.fcInW, w.fcInB, n, D, F)
-		engine.GeluForwardGrad(a.gelu, a.geluGrad, a.geluGrad) // in place: fc_in output → gelu'
+		engine.LinearForward(a.geluGrad, a.ln2, w.fcInW, nil, n, D, F) // fc_in's bias is added by the GELU
+		engine.BiasGeluForwardGrad(a.gelu, a.geluGrad, a.geluGrad, w.fcInB, n, F)
 		engine.LinearResidualForward(ws.res[l+1], a.resMid, a.gelu, w.fcOutW, w.fcOutB, n, F, D)
 	}
 	engine.LayerNormForward(ws.lnf, ws.lnfMean, ws.lnfRstd, ws.res[len(ws.layers)], m.w.lnfW, m.w.lnfB, n, D, eps)
