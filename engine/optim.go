@@ -50,6 +50,8 @@ type AdamW struct {
 	decay  []bool
 	m, v   [][]float32
 	step   int
+	starts []int            // virtual start of each parameter (multiples of 8), then the total
+	consts [2][8][8]float32 // vector constants without and with weight decay
 }
 
 // NewAdamW creates the optimiser for params (their Data and Grad slices are
@@ -79,6 +81,9 @@ func NewAdamW(params []Param, cfg AdamWConfig, decay func(name string) bool) (*A
 func (o *AdamW) Steps() int { return o.step }
 
 // Step applies one update with learning rate lr using the current gradients.
+// All parameters are updated in one parallel pass over a virtual index space
+// in which every parameter starts at a multiple of 8, so that ranges cut at
+// multiples of 8 split each parameter at vector boundaries.
 func (o *AdamW) Step(lr float64) {
 	o.step++
 	c := o.Config
@@ -88,41 +93,57 @@ func (o *AdamW) Step(lr float64) {
 	stepSize := float32(lr / bc1)
 	invSqrtBC2 := float32(1 / math.Sqrt(bc2))
 	eps := float32(c.Eps)
-	for i, p := range o.params {
-		keep := float32(1)
-		if o.decay[i] {
-			keep = float32(1 - lr*c.WeightDecay)
+	setAdamConsts(&o.consts[0], b1, b2, invSqrtBC2, eps, stepSize, 1)
+	setAdamConsts(&o.consts[1], b1, b2, invSqrtBC2, eps, stepSize, float32(1-lr*c.WeightDecay))
+	if o.starts == nil {
+		total := 0
+		for _, p := range o.params {
+			o.starts = append(o.starts, total)
+			total += (len(p.Data) + vecAlign - 1) &^ (vecAlign - 1)
 		}
-		consts := adamConsts(b1, b2, invSqrtBC2, eps, stepSize, keep)
-		m, v, g, w := o.m[i], o.v[i], p.Grad, p.Data
-		ParallelFor(len(w), 8192, func(lo, hi int) {
-			m, v, g, w := m[lo:hi], v[lo:hi], g[lo:hi], w[lo:hi]
-			k := vecLen(len(w))
-			if k > 0 {
-				vAdam(&w[0], &g[0], &m[0], &v[0], k, consts)
+		o.starts = append(o.starts, total)
+	}
+	ParallelFor(o.starts[len(o.params)], 8192, func(lo, hi int) {
+		for i, p := range o.params {
+			start := o.starts[i]
+			a, b := max(lo-start, 0), min(hi-start, len(p.Data))
+			if a >= b {
+				continue
 			}
-			for j := k; j < len(w); j++ {
-				gj := g[j]
-				mj := b1*m[j] + (1-b1)*gj
-				vj := b2*v[j] + (1-b2)*gj*gj
-				m[j], v[j] = mj, vj
-				denom := float32(math.Sqrt(float64(vj)))*invSqrtBC2 + eps
-				w[j] = w[j]*keep - stepSize*mj/denom
+			consts := &o.consts[0]
+			if o.decay[i] {
+				consts = &o.consts[1]
 			}
-		})
+			adamUpdate(p.Data[a:b], p.Grad[a:b], o.m[i][a:b], o.v[i][a:b], consts)
+		}
+	})
+}
+
+// adamUpdate applies the AdamW update to one range (vector body, scalar tail).
+func adamUpdate(w, g, m, v []float32, c *[8][8]float32) {
+	k := vecLen(len(w))
+	if k > 0 {
+		vAdam(&w[0], &g[0], &m[0], &v[0], k, c)
+	}
+	b1, b2, invSqrtBC2, eps, stepSize, keep := c[0][0], c[2][0], c[4][0], c[5][0], c[6][0], c[7][0]
+	for j := k; j < len(w); j++ {
+		gj := g[j]
+		mj := b1*m[j] + (1-b1)*gj
+		vj := b2*v[j] + (1-b2)*gj*gj
+		m[j], v[j] = mj, vj
+		denom := float32(math.Sqrt(float64(vj)))*invSqrtBC2 + eps
+		w[j] = w[j]*keep - stepSize*mj/denom
 	}
 }
 
-// adamConsts lays out the update's constants for the vector kernel (each
-// broadcast to 8 lanes).
-func adamConsts(b1, b2, invSqrtBC2, eps, stepSize, keep float32) *[8][8]float32 {
-	var c [8][8]float32
+// setAdamConsts lays out the update's constants for the vector kernel, each
+// broadcast to 8 lanes: β1, 1−β1, β2, 1−β2, 1/√(1−β2ᵗ), ε, step size, keep.
+func setAdamConsts(c *[8][8]float32, b1, b2, invSqrtBC2, eps, stepSize, keep float32) {
 	for i, v := range [8]float32{b1, 1 - b1, b2, 1 - b2, invSqrtBC2, eps, stepSize, keep} {
 		for j := range c[i] {
 			c[i][j] = v
 		}
 	}
-	return &c
 }
 
 // State exports the optimiser state: the step count and, per parameter, the

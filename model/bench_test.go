@@ -70,7 +70,7 @@ func TestBenchHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Repeats != 2 || s.Tokens != 8 {
+	if s.Repeats != 2 || s.Tokens != 8 || s.PrefillSecondsMedian <= 0 || !(s.TokensPerSecWithPrefillMedian < s.TokensPerSecMedian) {
 		t.Fatalf("BenchSampleKV: %+v", s)
 	}
 	if _, err := BenchSampleKV(NewConfig(16, 8, 8, 1, 2), 2, 6, 4, 2); err == nil {

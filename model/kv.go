@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"roads/engine"
 )
@@ -83,6 +84,8 @@ type kvCache struct {
 	seq    []int32
 	pos    []int32
 	tok    []int32
+
+	lastPrefill time.Duration // wall time of the last Generate's prefill (benchmarks)
 }
 
 func (m *Model) kvReserve(S, P, rows int) *kvCache {
@@ -234,6 +237,7 @@ func (m *Model) Generate(prompts [][]int32, opt GenerateOptions) (*Generation, e
 	}
 
 	// Prefill: every prompt token is a row; logits only at each prompt's end.
+	prefillStart := time.Now()
 	kc := m.kvReserve(B, maxLen+N-1, max(total, B))
 	headRows := make([]int32, B)
 	n := 0
@@ -245,6 +249,7 @@ func (m *Model) Generate(prompts [][]int32, opt GenerateOptions) (*Generation, e
 		headRows[i] = int32(n - 1)
 	}
 	m.kvForward(kc, n, headRows)
+	kc.lastPrefill = time.Since(prefillStart)
 
 	active := make([]int32, B) // rows still generating, in row order
 	for i := range active {
