@@ -77,7 +77,7 @@ type family interface {
 	tokenizer() *tok.Words
 	// genPrompt draws one candidate prompt (its split is decided by Task).
 	genPrompt(r *RNG) []int32
-	// parse checks a prompt and returns the family's view of it.
+	// reference, gold and script check the prompt's layout themselves.
 	reference(prompt []int32) ([]int32, error)
 	gold(prompt, completion []int32) (float64, error)
 	script(prompt []int32, rate float64) (Script, error)
