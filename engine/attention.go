@@ -133,13 +133,24 @@ func AttentionCached(out, qkv, kc, vc []float32, seq, pos []int32, P, D, H int) 
 			q := qkv[r*3*D+h*hd : r*3*D+h*hd+hd]
 			o := out[r*D+h*hd : r*D+h*hd+hd]
 			p := scores[:pos[r]+1]
+			kh, vh := kc[base+h*hd:], vc[base+h*hd:]
+			if hasAVX2FMA && hd%vecAlign == 0 {
+				_, _ = kh[(len(p)-1)*D+hd-1], vh[(len(p)-1)*D+hd-1]
+				vAttnScores(&p[0], &q[0], &kh[0], len(p), hd, D, scale)
+				inv := 1 / expShiftSum(p, p, rowMax(p))
+				for j := range p {
+					p[j] *= inv
+				}
+				vAttnWeighted(&o[0], &p[0], &vh[0], len(p), hd, D)
+				continue
+			}
 			for j := range p {
-				p[j] = dot(q, kc[base+j*D+h*hd:base+j*D+h*hd+hd]) * scale
+				p[j] = dot(q, kh[j*D:j*D+hd]) * scale
 			}
 			inv := 1 / expShiftSum(p, p, rowMax(p))
 			clear(o)
 			for j := range p {
-				axpy(o, p[j]*inv, vc[base+j*D+h*hd:base+j*D+h*hd+hd])
+				axpy(o, p[j]*inv, vh[j*D:j*D+hd])
 			}
 		}
 	})

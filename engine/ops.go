@@ -106,13 +106,10 @@ func LinearForward(y, x, w, b []float32, n, in, out int) {
 func LinearResidualForward(y, res, x, w, b []float32, n, in, out int) {
 	ParallelFor(n, rowGrain*4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			yr, rr := y[r*out:r*out+out], res[r*out:r*out+out]
-			if b == nil {
-				copy(yr, rr)
-				continue
-			}
-			for j, v := range b[:out] {
-				yr[j] = rr[j] + v
+			yr := y[r*out : r*out+out]
+			copy(yr, res[r*out:r*out+out])
+			if b != nil {
+				addTo(yr, b[:out])
 			}
 		}
 	})
@@ -227,10 +224,7 @@ func MulInto(out, a, b []float32) {
 	n := len(out)
 	a, b = a[:n], b[:n]
 	ParallelFor(n, 4096, func(lo, hi int) {
-		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
-		for i := range o {
-			o[i] = x[i] * y[i]
-		}
+		mulInto(out[lo:hi], a[lo:hi], b[lo:hi])
 	})
 }
 

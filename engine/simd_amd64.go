@@ -70,6 +70,18 @@ func vDot(a, b *float32, n int) float32
 func vAddTo(dst, src *float32, n int)
 
 //go:noescape
+func vMul(dst, a, b *float32, n int)
+
+//go:noescape
+func vAxpy(y, x *float32, n int, alpha float32)
+
+//go:noescape
+func vAttnScores(scores, q, k *float32, nslots, hd, stride int, scale float32)
+
+//go:noescape
+func vAttnWeighted(o, p, v *float32, nslots, hd, stride int)
+
+//go:noescape
 func vSumSqDiff(x *float32, n int, m float32) float32
 
 //go:noescape

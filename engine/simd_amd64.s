@@ -510,3 +510,103 @@ lpg_loop:
 	JLT lpg_loop
 	VZEROUPPER
 	RET
+
+// func vMul(dst, a, b *float32, n int)   dst[i] = a[i]·b[i]
+TEXT ·vMul(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+mul_loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT mul_loop
+	VZEROUPPER
+	RET
+
+// func vAxpy(y, x *float32, n int, alpha float32)   y[i] += alpha·x[i]
+TEXT ·vAxpy(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS alpha+24(FP), Y8
+	XORQ AX, AX
+axpy_loop:
+	VMOVUPS (DI)(AX*4), Y0
+	VFMADD231PS (SI)(AX*4), Y8, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT axpy_loop
+	VZEROUPPER
+	RET
+
+// func vAttnScores(scores, q, k *float32, nslots, hd, stride int, scale float32)
+// scores[j] = scale·Σ_c q[c]·k[j·stride + c] for j < nslots (hd a multiple of 8).
+TEXT ·vAttnScores(SB), NOSPLIT, $0-52
+	MOVQ scores+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ nslots+24(FP), CX
+	MOVQ hd+32(FP), R8
+	MOVQ stride+40(FP), R9
+	SHLQ $2, R9
+	VBROADCASTSS scale+48(FP), X8
+	XORQ R10, R10
+as_slot:
+	VXORPS Y6, Y6, Y6
+	XORQ AX, AX
+as_chunk:
+	VMOVUPS (SI)(AX*4), Y0
+	VFMADD231PS (DX)(AX*4), Y0, Y6
+	ADDQ $8, AX
+	CMPQ AX, R8
+	JLT as_chunk
+	HSUM_Y6_X6
+	VMULSS X8, X6, X6
+	MOVSS X6, (DI)(R10*4)
+	ADDQ R9, DX
+	INCQ R10
+	CMPQ R10, CX
+	JLT as_slot
+	VZEROUPPER
+	RET
+
+// func vAttnWeighted(o, p, v *float32, nslots, hd, stride int)
+// o[c] = Σ_j p[j]·v[j·stride + c] for c < hd (hd a multiple of 8).
+TEXT ·vAttnWeighted(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ nslots+24(FP), CX
+	MOVQ hd+32(FP), R8
+	MOVQ stride+40(FP), R9
+	SHLQ $2, R9
+	VXORPS Y0, Y0, Y0
+	XORQ AX, AX
+aw_zero:
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, R8
+	JLT aw_zero
+	XORQ R10, R10
+aw_slot:
+	VBROADCASTSS (SI)(R10*4), Y8
+	XORQ AX, AX
+aw_chunk:
+	VMOVUPS (DI)(AX*4), Y0
+	VFMADD231PS (DX)(AX*4), Y8, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, R8
+	JLT aw_chunk
+	ADDQ R9, DX
+	INCQ R10
+	CMPQ R10, CX
+	JLT aw_slot
+	VZEROUPPER
+	RET

@@ -108,11 +108,27 @@ func addTo(dst, src []float32) {
 	}
 }
 
+// mulInto sets dst = a·b elementwise (dst may alias a or b).
+func mulInto(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	n := vecLen(len(dst))
+	if n > 0 {
+		vMul(&dst[0], &a[0], &b[0], n)
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] = a[i] * b[i]
+	}
+}
+
 // axpy sets y += alpha·x.
 func axpy(y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
-	for i, v := range x {
-		y[i] += alpha * v
+	n := vecLen(len(y))
+	if n > 0 {
+		vAxpy(&y[0], &x[0], n, alpha)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] += alpha * x[i]
 	}
 }
 

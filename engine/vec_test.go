@@ -69,6 +69,20 @@ func TestVectorRowKernels(t *testing.T) {
 		addTo(acc, y)
 		checkForward(t, "addTo", acc, want, 1e-7)
 
+		ax := randVec(r, n, 1)
+		for i := range want {
+			want[i] = float64(ax[i]) + 0.7*float64(x[i])
+		}
+		axpy(ax, 0.7, x)
+		checkForward(t, "axpy", ax, want, 1e-6)
+
+		prod := make([]float32, n)
+		mulInto(prod, x, y)
+		for i := range want {
+			want[i] = float64(x[i]) * float64(y[i])
+		}
+		checkForward(t, "mulInto", prod, want, 1e-7)
+
 		m, rs := float32(0.1), float32(1.7)
 		out := make([]float32, n)
 		normAffine(out, x, g, b, m, rs)
