@@ -109,7 +109,7 @@ func TestDataAndEvalErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{dataCmd, []string{"gen", "--policy", dir, "--out", filepath.Join(dir, "p.jsonl")}, "model directories are not wired yet"},
+		{dataCmd, []string{"gen", "--policy", dir, "--out", filepath.Join(dir, "p.jsonl")}, "config.json: no such file"},
 		{dataCmd, []string{"gen", "--policy", "gpt4", "--out", filepath.Join(dir, "p.jsonl")}, `policy "gpt4": not a built-in policy`},
 		{dataCmd, []string{"gen", "--policy", "corrupt:2", "--out", filepath.Join(dir, "p.jsonl")}, "rate in [0, 1]"},
 		{dataCmd, []string{"gen", "--policy", "reference", "--out", filepath.Join(dir, "p.jsonl"), "--mode", "wild"}, `unknown preference mode "wild"`},

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"roads/eval"
+	"roads/model"
 	"roads/task"
 )
 
@@ -39,7 +40,16 @@ func loadPolicy(spec string, t *task.Task) (eval.Policy, error) {
 		return eval.NewCorrupt(t, rate, scriptedSmoothing), nil
 	}
 	if info, err := os.Stat(spec); err == nil && info.IsDir() {
-		return nil, fmt.Errorf("policy %q: model directories are not wired yet (use reference, random, demo or corrupt:<rate>)", spec)
+		m, _, err := model.LoadDir(spec)
+		if err != nil {
+			return nil, fmt.Errorf("policy %q: %w", spec, err)
+		}
+		m.Freeze()
+		p, err := eval.NewModelPolicy(m, t)
+		if err != nil {
+			return nil, fmt.Errorf("policy %q: %w", spec, err)
+		}
+		return p, nil
 	}
 	return nil, fmt.Errorf("policy %q: not a built-in policy and not a directory (%s)", spec, policyHelp)
 }

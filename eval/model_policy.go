@@ -1,0 +1,115 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+
+	"roads/engine"
+	"roads/model"
+	"roads/task"
+)
+
+// ModelPolicy adapts a trained transformer to Policy for one task. Sampling
+// forbids every token outside the task's allowed outputs (EOS stays allowed);
+// the log-probabilities it reports, in Generate and LogProbs alike, are the
+// model's own temperature-1 probabilities without that mask, so the two
+// methods agree exactly and KL and DPO quantities compare like for like.
+type ModelPolicy struct {
+	M     *model.Model
+	Task  *task.Task
+	Chunk int // prompts per forward/generate call (memory bound); 0 means 256
+	mask  []float32
+}
+
+// NewModelPolicy checks that the model fits the task (vocabulary, context,
+// EOS id) and builds the sampling mask.
+func NewModelPolicy(m *model.Model, t *task.Task) (*ModelPolicy, error) {
+	cfg := m.Config()
+	tk := t.Tokenizer()
+	if cfg.Head != "lm" {
+		return nil, fmt.Errorf("model has a %q head; a policy needs an LM head", cfg.Head)
+	}
+	if cfg.VocabSize != tk.VocabSize() {
+		return nil, fmt.Errorf("model vocab_size %d differs from task %s's vocabulary (%d words)", cfg.VocabSize, t.Name(), tk.VocabSize())
+	}
+	if cfg.NPositions < t.MaxTotalLen() {
+		return nil, fmt.Errorf("model n_positions %d is shorter than task %s's longest sequence (%d)", cfg.NPositions, t.Name(), t.MaxTotalLen())
+	}
+	if cfg.EOSTokenID != int(tk.EOS()) {
+		return nil, fmt.Errorf("model eos_token_id %d differs from the task's EOS id %d", cfg.EOSTokenID, tk.EOS())
+	}
+	allowed := t.AllowedOutput()
+	mask := make([]float32, cfg.VocabSize)
+	for id := range mask {
+		if id != int(tk.EOS()) && (id >= len(allowed) || !allowed[id]) {
+			mask[id] = float32(math.Inf(-1))
+		}
+	}
+	return &ModelPolicy{M: m, Task: t, mask: mask}, nil
+}
+
+// LogitMask is the additive sampling mask (0 allowed, −Inf forbidden).
+func (p *ModelPolicy) LogitMask() []float32 { return p.mask }
+
+func (p *ModelPolicy) chunk() int {
+	if p.Chunk > 0 {
+		return p.Chunk
+	}
+	return 256
+}
+
+// Generate samples completions; row i draws from the stream (Seed, i).
+func (p *ModelPolicy) Generate(prompts [][]int32, opt GenOptions) ([][]int32, []bool, [][]float32, error) {
+	maxNew := opt.MaxNewTokens
+	if maxNew == 0 {
+		maxNew = p.Task.Horizon()
+	}
+	eos := int32(p.M.Config().EOSTokenID)
+	comps := make([][]int32, len(prompts))
+	ended := make([]bool, len(prompts))
+	logps := make([][]float32, len(prompts))
+	for lo := 0; lo < len(prompts); lo += p.chunk() {
+		hi := min(lo+p.chunk(), len(prompts))
+		rngs := make([]*engine.RNG, hi-lo)
+		for i := range rngs {
+			rngs[i] = engine.NewRNG(task.Hash(opt.Seed, uint64(lo+i)))
+		}
+		g, err := p.M.Generate(prompts[lo:hi], model.GenerateOptions{MaxNewTokens: maxNew, Temperature: opt.Temperature, LogitMask: p.mask, RowRNGs: rngs})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for i := range hi - lo {
+			row := g.Row(i)
+			lp := append([]float32(nil), g.LogProbs[i*g.MaxNew:i*g.MaxNew+len(row)]...)
+			if g.EOS[i] && len(row) > 0 && row[len(row)-1] == eos {
+				row = row[:len(row)-1]
+				ended[lo+i] = true
+			}
+			comps[lo+i] = append([]int32(nil), row...)
+			logps[lo+i] = lp
+		}
+	}
+	return comps, ended, logps, nil
+}
+
+// LogProbs returns Σ_t log π(completion_t | prompt, completion_<t).
+func (p *ModelPolicy) LogProbs(prompts, completions [][]int32) ([]float64, error) {
+	if len(prompts) != len(completions) {
+		return nil, fmt.Errorf("LogProbs: %d prompts but %d completions", len(prompts), len(completions))
+	}
+	out := make([]float64, len(prompts))
+	for lo := 0; lo < len(prompts); lo += p.chunk() {
+		hi := min(lo+p.chunk(), len(prompts))
+		b := model.Batch{Tokens: make([][]int32, hi-lo), PromptLen: make([]int, hi-lo)}
+		for i := range hi - lo {
+			b.Tokens[i] = append(append([]int32(nil), prompts[lo+i]...), completions[lo+i]...)
+			b.PromptLen[i] = len(prompts[lo+i])
+		}
+		o, err := p.M.Forward(b, model.ForwardOptions{})
+		if err != nil {
+			return nil, err
+		}
+		copy(out[lo:hi], o.SeqLogProb)
+	}
+	return out, nil
+}
