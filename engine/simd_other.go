@@ -40,3 +40,10 @@ func vLNBackApply(dx, dout, x, g *float32, n int, m, rs, sg, sgx float32) {
 }
 func vLNParamGrad(dg, db, dout, x *float32, n int, m, rs float32) { panic("unreachable") }
 func vAdam(w, g, m, v *float32, n int, c *[8][8]float32)          { panic("unreachable") }
+
+func vMul(dst, a, b *float32, n int)            { panic("unreachable") }
+func vAxpy(y, x *float32, n int, alpha float32) { panic("unreachable") }
+func vAttnScores(scores, q, k *float32, nslots, hd, stride int, scale float32) {
+	panic("unreachable")
+}
+func vAttnWeighted(o, p, v *float32, nslots, hd, stride int) { panic("unreachable") }
