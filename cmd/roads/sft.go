@@ -10,6 +10,7 @@ import (
 	"roads/data"
 	"roads/model"
 	"roads/pft"
+	"roads/task"
 	"roads/tok"
 )
 
@@ -79,6 +80,13 @@ func runSFT(args []string, stdout io.Writer) error {
 		}
 		if cfg.NPositions == 0 {
 			cfg.NPositions = longest
+			if cfg.Task != "" { // room for any prompt and completion of the task
+				t, err := task.Load(cfg.Task)
+				if err != nil {
+					return err
+				}
+				cfg.NPositions = max(longest, t.MaxTotalLen())
+			}
 		}
 		mc := model.NewConfig(tk.VocabSize(), cfg.NPositions, cfg.DModel, cfg.NLayer, cfg.NHead)
 		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
