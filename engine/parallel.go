@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"roads/internal/gemm"
 )
 
 // pool runs the parallel parts of the ops. The calling goroutine always works
@@ -34,21 +36,22 @@ var (
 	waitGroup sync.Pool
 )
 
-func init() {
-	n := runtime.GOMAXPROCS(0)
-	if n > 2 {
-		n = 2 // the project's target machine has two cores
-	}
-	SetThreads(n)
-}
+func init() { setPool(runtime.GOMAXPROCS(0)) }
 
-// SetThreads sets how many goroutines the ops use (at least 1). Results do not
-// depend on it: every op partitions its summations independently of the thread
-// count. Calls must not overlap with running ops.
+// SetThreads sets how many goroutines the ops use (at least 1), and the
+// matrix multiply's thread count (gemm.SetThreads) with them, so that one knob
+// controls a run. The default is GOMAXPROCS. Results do not depend on it:
+// every op partitions its summations independently of the thread count, and
+// so does gemm. Calls must not overlap with running ops.
 func SetThreads(n int) {
 	if n < 1 {
 		n = 1
 	}
+	gemm.SetThreads(n)
+	setPool(n)
+}
+
+func setPool(n int) {
 	setMu.Lock()
 	defer setMu.Unlock()
 	if old := workers.Load(); old != nil {
