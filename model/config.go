@@ -6,6 +6,20 @@
 // The numerical kernels live in roads/engine; this package lays out the
 // parameters, keeps the activations of one forward pass for its backward, and
 // maps between batches of variable-length sequences and flat row buffers.
+//
+// A training step is Forward, a loss written against the Output (per-token
+// log-probs and entropies, per-sequence sums, or scalar scores and readouts),
+// then Backward / BackwardScalar with the loss's gradient on those outputs,
+// which accumulates parameter gradients; engine.AdamW updates Params().
+//
+//	out, _ := m.Forward(model.Batch{Tokens: seqs, PromptLen: plens}, model.ForwardOptions{})
+//	// SFT: mean NLL over the completion tokens
+//	d := make([]float32, len(out.Mask))
+//	for k, v := range out.Mask { d[k] = -v / float32(nTokens) }
+//	m.ZeroGrad(); m.Backward(d, nil); opt.Step(lr)
+//
+// Generate samples with a KV cache and records log π of each sampled token,
+// which a Forward on Generation.Batch(prompts) reproduces.
 package model
 
 import (
