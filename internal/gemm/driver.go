@@ -5,11 +5,15 @@ import (
 	"unsafe"
 )
 
-// The driver follows GotoBLAS: K is cut into blocks of at most kcMax, N into
-// blocks of at most nc columns; each (K block, N block) of B is packed into
-// nr-wide strips [k][nr] so the micro-kernel streams it contiguously; A is
-// read in place by kernels for either layout (op(A) = A: k-contiguous rows;
-// op(A) = Aᵀ: mr-contiguous columns), and packed only for the portable kernel.
+// The driver follows GotoBLAS: C is cut into tasks (row or column ranges,
+// see newPlan) that run on the worker pool; inside a task K is cut into
+// blocks of at most kcMax and N into blocks of at most nc columns. Each
+// (K block, N block) of op(B) is a list of nr-wide strips: read in place when
+// op(B) = B and the task is small enough that packing would not pay off,
+// otherwise packed into contiguous [k][nr] strips (for op(B) = Bᵀ a
+// transposing copy). A is read in place by kernels for either layout
+// (op(A) = A: k-contiguous rows; op(A) = Aᵀ: mr-contiguous columns), and
+// packed where a kernel asks for it (kernel.packTN, the portable kernel).
 //
 // Summation order. A C element is computed as: for each K block in order, one
 // FMA chain over the block's k values, scaled by alpha and added to the

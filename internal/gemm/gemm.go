@@ -58,6 +58,9 @@ func kernelByName(name string) *kernel {
 }
 
 func sgemmWith(kern *kernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
 	if m == 0 || n == 0 {
 		return
 	}

@@ -468,4 +468,5 @@ func TestBadArguments(t *testing.T) {
 	expectPanic("lda", "bad leading dimension", func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2) })
 	expectPanic("short a", "short input", func() { Sgemm(false, false, 2, 2, 3, 1, a[:5], 3, b, 2, 0, c, 2) })
 	expectPanic("short c", "short output", func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c[:3], 2) })
+	expectPanic("negative", "negative dimension m=2 n=-1 k=3", func() { Sgemm(false, false, 2, -1, 3, 1, a, 3, b, 2, 0, c, 2) })
 }
