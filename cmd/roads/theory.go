@@ -55,14 +55,6 @@ func runTheory(args []string, stdout io.Writer) error {
 	if *beta <= 0 || *alpha <= 0 {
 		return fmt.Errorf("--beta=%g and --alpha=%g must be positive (alpha > 0 keeps the optima unique and finite)", *beta, *alpha)
 	}
-	start := time.Now()
-	opt := theory.Options{Seed: *seed, GradTol: *gradTol, MaxIterations: *maxIter, Large: *large}
-	checks, err := theory.RunChecks(opt)
-	if err != nil {
-		return err
-	}
-	slog.Info("theory: exact checks done", "elapsed", time.Since(start).Round(time.Millisecond))
-	report := &theory.Report{Seed: *seed, Checks: checks}
 	if *runStat {
 		ns, err := parseInts(*nsFlag)
 		if err != nil {
@@ -72,6 +64,20 @@ func runTheory(args []string, stdout io.Writer) error {
 		stat.V, stat.H, stat.Beta, stat.Alpha, stat.K = *vocab, *horizon, *beta, *alpha, *sparsity
 		stat.Seed = *seed
 		stat.Solver = theory.SolverOptions{GradTol: *statTol, MaxIterations: *maxIter}
+		// Fail on a bad experiment size before spending time on the checks.
+		if _, err := theory.NewTree(stat.V, stat.H); err != nil {
+			return fmt.Errorf("--stat_vocab/--stat_horizon: %w", err)
+		}
+	}
+	start := time.Now()
+	opt := theory.Options{Seed: *seed, GradTol: *gradTol, MaxIterations: *maxIter, Large: *large}
+	checks, err := theory.RunChecks(opt)
+	if err != nil {
+		return err
+	}
+	slog.Info("theory: exact checks done", "elapsed", time.Since(start).Round(time.Millisecond))
+	report := &theory.Report{Seed: *seed, Checks: checks}
+	if *runStat {
 		res, err := theory.RunStat(stat)
 		if err != nil {
 			return err
