@@ -2,6 +2,10 @@ package pft
 
 import (
 	"fmt"
+	"path/filepath"
+
+	"roads/ckpt"
+	"roads/model"
 )
 
 // Direct Preference Optimisation (Rafailov et al. 2023) and IPO (Azar et al. 2023).
@@ -193,4 +197,140 @@ func DPOImplicitReward(beta float64, logp, refLogp []float64) ([]float64, error)
 		r[i] = beta * (logp[i] - refLogp[i])
 	}
 	return r, nil
+}
+
+// ---------------------------------------------------------------------------
+// The DPO training loop (`roads dpo`).
+//
+// Each step takes a batch of pairs, scores chosen and rejected completions
+// (prompt + completion + EOS) under π in one forward pass, and follows the loss
+// above with the reference log-probs computed ONCE before training (TRL's
+// precompute_ref_log_probs): π_ref is frozen, so log π_ref(y|x) of every pair
+// is a constant of the dataset. They are kept in memory and written to
+// ref_logps.json in the run directory. The reference policy itself is copied to
+// output_dir/ref_model, so the run directory also serves as a verifier (the
+// implicit reward β log π/π_ref, see verifier.go).
+
+// DPOTrainConfig is `roads dpo`'s configuration (TRL DPOConfig names).
+type DPOTrainConfig struct {
+	TrainArgs
+	Inputs
+	Beta           float64 `json:"beta"`
+	LossType       string  `json:"loss_type"`       // sigmoid or ipo
+	LabelSmoothing float64 `json:"label_smoothing"` // cDPO ε (sigmoid only)
+}
+
+// DefaultDPOBeta is the paper's β (§4.1), shared by every DPO-family trainer.
+const DefaultDPOBeta = 0.05
+
+// DefaultDPOTrainConfig is the configuration `roads dpo` starts from.
+func DefaultDPOTrainConfig() DPOTrainConfig {
+	a := DefaultTrainArgs()
+	a.LearningRate = 3e-4
+	return DPOTrainConfig{TrainArgs: a, Beta: DefaultDPOBeta, LossType: DPOSigmoid}
+}
+
+func (c DPOTrainConfig) loss() DPOConfig {
+	return DPOConfig{Beta: c.Beta, LossType: c.LossType, LabelSmoothing: c.LabelSmoothing}
+}
+
+// refLogps are the cached reference log-probs of a dataset.
+type refLogps struct {
+	Chosen   []float64 `json:"chosen"`
+	Rejected []float64 `json:"rejected"`
+}
+
+// TrainDPO trains policy on preference pairs against the frozen reference ref
+// and writes the run into cfg.OutputDir (training_config.json, ref_logps.json,
+// ref_model/, metrics.jsonl, checkpoint-N/, samples/, final model files).
+// Interrupted runs resume from their last checkpoint.
+func TrainDPO(cfg DPOTrainConfig, policy, ref *model.Model, pairs []PreferencePair, env Env) error {
+	return trainDPO("dpo", cfg, cfg, policy, ref, pairs, env, nil)
+}
+
+// trainDPO is the DPO loop shared with one-round online DPO: resolved is what
+// training_config.json records, first (optional) is logged once as a step-0
+// line of a fresh run.
+func trainDPO(kind string, cfg DPOTrainConfig, resolved any, policy, ref *model.Model, pairs []PreferencePair, env Env, first Metrics) error {
+	if _, err := DPOLoss(cfg.loss(), PreferenceBatch{Chosen: []float64{0}, Rejected: []float64{0}, RefChosen: []float64{0}, RefRejected: []float64{0},
+		ChosenTokens: []int{1}, RejectedTokens: []int{1}}); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := checkPairs(kind, pairs, policy); err != nil {
+		return err
+	}
+	if ref.Config() != policy.Config() {
+		return fmt.Errorf("%s: the reference and the policy have different model configs", kind)
+	}
+	eos := policy.Config().EOSTokenID
+
+	r, err := startRun(kind, cfg.TrainArgs, resolved, policy, env.Tokenizer, len(pairs), env.Progress)
+	if err != nil {
+		return err
+	}
+	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	// log π_ref of every pair, once.
+	seqs, plens := pairSequences(pairs, eos)
+	refScores, err := scoreSequences(ref, seqs, plens)
+	if err != nil {
+		return fmt.Errorf("%s: reference log-probs: %w", kind, err)
+	}
+	n := len(pairs)
+	cache := refLogps{Chosen: refScores.Value[:n], Rejected: refScores.Value[n:]}
+	if err := ckpt.WriteJSON(filepath.Join(cfg.OutputDir, "ref_logps.json"), cache); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if first != nil && r.step == 0 {
+		if err := r.logLine(first); err != nil {
+			return err
+		}
+	}
+	r.onSave = func(step int) error { return writeSamples(cfg.OutputDir, step, policy, env, cfg.Seed) }
+
+	var order orderCache
+	for r.step < r.total {
+		idx := batchAt(cfg.Seed, r.step, n, cfg.PerDeviceTrainBatchSize, &order)
+		batch := make([]PreferencePair, len(idx))
+		refC, refR := make([]float64, len(idx)), make([]float64, len(idx))
+		for b, i := range idx {
+			batch[b], refC[b], refR[b] = pairs[i], cache.Chosen[i], cache.Rejected[i]
+		}
+		policy.ZeroGrad()
+		loss, err := dpoStep(cfg.loss(), policy, batch, refC, refR)
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", kind, r.step+1, err)
+		}
+		if err := r.update(loss.Loss, loss.Metrics); err != nil {
+			return err
+		}
+	}
+	return r.finish()
+}
+
+// dpoStep scores a batch of pairs under the policy (one forward pass over the
+// chosen then the rejected sequences), computes the DPO loss against the given
+// reference log-probs and accumulates its gradient into the policy.
+func dpoStep(cfg DPOConfig, policy *model.Model, batch []PreferencePair, refChosen, refRejected []float64) (PairLoss, error) {
+	n := len(batch)
+	seqs, plens := pairSequences(batch, policy.Config().EOSTokenID)
+	out, err := policy.Forward(model.Batch{Tokens: seqs, PromptLen: plens}, model.ForwardOptions{})
+	if err != nil {
+		return PairLoss{}, err
+	}
+	loss, err := DPOLoss(cfg, PreferenceBatch{
+		Chosen: out.SeqLogProb[:n], Rejected: out.SeqLogProb[n:2*n],
+		RefChosen: refChosen, RefRejected: refRejected,
+		ChosenTokens: out.NumScored[:n], RejectedTokens: out.NumScored[n : 2*n],
+	})
+	if err != nil {
+		return PairLoss{}, err
+	}
+	// d L / d log π(y|x) reaches every token of y.
+	grad := append(append(make([]float64, 0, 2*n), loss.GradChosen...), loss.GradRejected...)
+	if err := policy.Backward(seqGradFlat(out, grad), nil); err != nil {
+		return PairLoss{}, err
+	}
+	return loss, nil
 }

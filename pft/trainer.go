@@ -118,14 +118,51 @@ type run struct {
 	policy  *model.Model
 	tk      tok.Tokenizer
 	opt     *engine.AdamW
+	aux     []*auxModel // further trained models (PPO's value model)
 	sched   engine.Schedule
-	step    int // completed optimiser updates
+	step    int // completed training steps (one optimiser update each, except PPO's several)
 	total   int
 	start   time.Time
 	metrics *os.File
 	bar     *progressbar.ProgressBar
 	window  map[string][]float64 // metrics since the last log line
 	log     io.Writer            // where the progress bar goes (stderr)
+
+	// resumed is the trainer state of the checkpoint the run resumed from
+	// (zero for a fresh run): trainers that track a best model read it back.
+	resumed ckpt.TrainerState
+	// best is written into every checkpoint's trainer_state.json
+	// (best_metric, best_model_checkpoint), and its checkpoint is never pruned.
+	bestMetric     *float64
+	bestCheckpoint string
+	// onSave, if set, runs after every checkpoint (writing sample completions).
+	onSave func(step int) error
+}
+
+// auxModel is a model trained alongside the policy with its own AdamW (PPO's
+// value model). Its weights and moments are saved inside each checkpoint as
+// <name>_model.safetensors, <name>_optimizer.safetensors and <name>_config.json.
+type auxModel struct {
+	name  string
+	model *model.Model
+	opt   *engine.AdamW
+}
+
+func (a *auxModel) files() (modelFile, optFile, configFile string) {
+	return a.name + "_model.safetensors", a.name + "_optimizer.safetensors", a.name + "_config.json"
+}
+
+// runSpec describes a run for newRun.
+type runSpec struct {
+	kind     string
+	args     TrainArgs
+	resolved any // written to training_config.json
+	policy   *model.Model
+	tk       tok.Tokenizer
+	total    int            // training steps
+	aux      []*model.Model // trained alongside the policy, in this order
+	auxNames []string
+	progress io.Writer
 }
 
 // startRun prepares output_dir: it writes the resolved configuration, then
@@ -135,8 +172,22 @@ func startRun(kind string, args TrainArgs, resolved any, policy *model.Model, tk
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
+	return newRun(runSpec{kind: kind, args: args, resolved: resolved, policy: policy, tk: tk, total: args.totalSteps(nExamples), progress: progress})
+}
+
+// newRun is startRun with an explicit step count and optional auxiliary models.
+func newRun(spec runSpec) (*run, error) {
+	kind, args, resolved, policy, tk, progress := spec.kind, spec.args, spec.resolved, spec.policy, spec.tk, spec.progress
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
 	if policy.Frozen() {
 		return nil, fmt.Errorf("%s: the policy is frozen; pass a trainable model", kind)
+	}
+	for i, m := range spec.aux {
+		if m.Frozen() {
+			return nil, fmt.Errorf("%s: the %s model is frozen; pass a trainable model", kind, spec.auxNames[i])
+		}
 	}
 	if args.Threads > 0 {
 		engine.SetThreads(args.Threads)
@@ -147,17 +198,25 @@ func startRun(kind string, args TrainArgs, resolved any, policy *model.Model, tk
 	if err := ckpt.WriteJSON(filepath.Join(args.OutputDir, "training_config.json"), resolved); err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	total := args.totalSteps(nExamples)
+	total := spec.total
 	if total <= 0 {
-		return nil, fmt.Errorf("%s: no training steps (%d examples)", kind, nExamples)
+		return nil, fmt.Errorf("%s: no training steps", kind)
 	}
-	opt, err := engine.NewAdamW(policy.Params(), engine.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: args.WeightDecay}, model.DecayParam)
+	adamCfg := engine.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: args.WeightDecay}
+	opt, err := engine.NewAdamW(policy.Params(), adamCfg, model.DecayParam)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	r := &run{args: args, kind: kind, policy: policy, tk: tk, opt: opt, total: total, start: time.Now(),
 		sched:  engine.Schedule{Kind: args.LRSchedulerType, WarmupSteps: args.WarmupSteps, TotalSteps: total},
 		window: map[string][]float64{}, log: progress}
+	for i, m := range spec.aux {
+		aopt, err := engine.NewAdamW(m.Params(), adamCfg, model.DecayParam)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s model: %w", kind, spec.auxNames[i], err)
+		}
+		r.aux = append(r.aux, &auxModel{name: spec.auxNames[i], model: m, opt: aopt})
+	}
 	if err := r.resume(); err != nil {
 		return nil, fmt.Errorf("%s: resume from %s: %w", kind, args.OutputDir, err)
 	}
@@ -177,8 +236,10 @@ func startRun(kind string, args TrainArgs, resolved any, policy *model.Model, tk
 	return r, nil
 }
 
-func (r *run) adamState() *ckpt.AdamState {
-	step, tensors := r.opt.State()
+func (r *run) adamState() *ckpt.AdamState { return r.adamStateOf(r.opt) }
+
+func (r *run) adamStateOf(opt *engine.AdamW) *ckpt.AdamState {
+	step, tensors := opt.State()
 	s := &ckpt.AdamState{Step: int64(step), Hyper: map[string]string{
 		"lr": fmt.Sprint(r.args.LearningRate), "weight_decay": fmt.Sprint(r.args.WeightDecay), "betas": "0.9,0.999", "eps": "1e-08"}}
 	for _, t := range tensors {
@@ -196,7 +257,12 @@ func (r *run) adamState() *ckpt.AdamState {
 
 // resume loads the newest complete checkpoint in output_dir, if any.
 func (r *run) resume() error {
-	info, err := ckpt.LatestCheckpoint(r.args.OutputDir)
+	required := append([]string(nil), ckpt.ResumeFiles...)
+	for _, a := range r.aux {
+		mf, of, cf := a.files()
+		required = append(required, mf, of, cf)
+	}
+	info, err := ckpt.LatestCheckpoint(r.args.OutputDir, required...)
 	if errors.Is(err, ckpt.ErrNoCheckpoint) {
 		return nil
 	} else if err != nil {
@@ -218,7 +284,30 @@ func (r *run) resume() error {
 	if c.State.GlobalStep > r.total {
 		return fmt.Errorf("%s: checkpoint step %d is past this run's %d steps", info.Dir, c.State.GlobalStep, r.total)
 	}
+	for _, a := range r.aux {
+		mf, of, cf := a.files()
+		var acfg model.Config
+		if err := ckpt.ReadJSON(filepath.Join(info.Dir, cf), &acfg); err != nil {
+			return err
+		}
+		if acfg != a.model.Config() {
+			return fmt.Errorf("%s: %s model config differs from the model being trained", info.Dir, a.name)
+		}
+		if err := ckpt.LoadInto(filepath.Join(info.Dir, mf), a.model.Views()); err != nil {
+			return err
+		}
+		st := r.adamStateOf(a.opt)
+		if err := ckpt.LoadAdamInto(filepath.Join(info.Dir, of), st); err != nil {
+			return err
+		}
+		_, tensors := a.opt.State()
+		if err := a.opt.LoadState(int(st.Step), tensors); err != nil {
+			return err
+		}
+	}
 	r.step = c.State.GlobalStep
+	r.resumed = c.State
+	r.bestMetric, r.bestCheckpoint = c.State.BestMetric, c.State.BestModelCheckpoint
 	return nil
 }
 
@@ -253,11 +342,22 @@ func (r *run) openMetrics() error {
 // lr is the learning rate of the next update.
 func (r *run) lr() float64 { return r.args.LearningRate * r.sched.Factor(r.step) }
 
-// update finishes one optimiser step after the caller has accumulated the
-// gradients of `loss`: it refuses non-finite losses and gradients (naming the
-// step and the tensor; the last checkpoint is left as it was), clips, steps
-// AdamW, logs and checkpoints.
+// update finishes one training step after the caller has accumulated the
+// gradients of `loss`: applyGradients, then endStep.
 func (r *run) update(loss float64, m Metrics) error {
+	if err := r.applyGradients(loss, m); err != nil {
+		return err
+	}
+	return r.endStep()
+}
+
+// applyGradients makes one optimiser update from the accumulated gradients of
+// every trained model: it refuses non-finite losses and gradients (naming the
+// step and the tensor; the last checkpoint is left as it was), clips the
+// global norm over all trained models together, steps AdamW at this step's
+// learning rate and records the metrics. PPO calls it once per minibatch and
+// endStep once per rollout; everyone else calls update.
+func (r *run) applyGradients(loss float64, m Metrics) error {
 	if poisonAt > 0 && r.step+1 == poisonAt {
 		r.policy.Params()[0].Grad[0] = float32(math.NaN())
 	}
@@ -265,10 +365,17 @@ func (r *run) update(loss float64, m Metrics) error {
 		return fmt.Errorf("%s: step %d: loss is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, loss, r.args.OutputDir)
 	}
 	params := r.policy.Params()
-	for _, p := range params {
+	for _, a := range r.aux {
+		params = append(params, a.model.Params()...)
+	}
+	for i, p := range params {
 		for _, g := range p.Grad {
 			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
-				return fmt.Errorf("%s: step %d: gradient of tensor %s is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, p.Name, g, r.args.OutputDir)
+				name := p.Name
+				if i >= len(r.policy.Params()) {
+					name = r.auxOf(i) + " model " + p.Name
+				}
+				return fmt.Errorf("%s: step %d: gradient of tensor %s is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, name, g, r.args.OutputDir)
 			}
 		}
 	}
@@ -280,15 +387,45 @@ func (r *run) update(loss float64, m Metrics) error {
 	}
 	lr := r.lr()
 	r.opt.Step(lr)
-	r.step++
+	for _, a := range r.aux {
+		a.opt.Step(lr)
+	}
 	r.record("loss", loss)
 	r.record("grad_norm", gradNorm)
 	r.record("learning_rate", lr)
+	r.recordAll(m)
+	return nil
+}
+
+// auxOf names the auxiliary model that parameter index i (in the policy-then-
+// aux order of applyGradients) belongs to.
+func (r *run) auxOf(i int) string {
+	i -= len(r.policy.Params())
+	for _, a := range r.aux {
+		if n := len(a.model.Params()); i < n {
+			return a.name
+		} else {
+			i -= n
+		}
+	}
+	return "?"
+}
+
+// recordAll adds metrics (except loss, which applyGradients records) to the
+// current logging window.
+func (r *run) recordAll(m Metrics) {
 	for k, v := range m {
 		if k != "loss" {
 			r.record(k, v)
 		}
 	}
+}
+
+// endStep closes a training step: it advances the step counter and the
+// progress bar, writes a metrics line every logging_steps and a checkpoint
+// every save_steps.
+func (r *run) endStep() error {
+	r.step++
 	if r.bar != nil {
 		_ = r.bar.Set(r.step)
 	}
@@ -338,6 +475,22 @@ func (r *run) flushLog() error {
 	return err
 }
 
+// logLine writes one extra metrics.jsonl line at the current step (eval
+// metrics, one-off statistics); the names should carry their eval_ or other
+// prefix already.
+func (r *run) logLine(m Metrics) error {
+	rec := map[string]float64{"step": float64(r.step), "wall_time": time.Since(r.start).Seconds()}
+	for k, v := range m {
+		rec[k] = v
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("%s: metrics at step %d: %w", r.kind, r.step, err)
+	}
+	_, err = r.metrics.Write(append(line, '\n'))
+	return err
+}
+
 // checkpoint saves output_dir/checkpoint-<step> and prunes old ones.
 func (r *run) checkpoint() error {
 	var tokJSON []byte
@@ -347,14 +500,49 @@ func (r *run) checkpoint() error {
 			return err
 		}
 	}
-	c := ckpt.Checkpoint{Config: r.policy.Config(), Model: r.policy.Views(), Optimizer: r.adamState(),
-		State:     ckpt.TrainerState{GlobalStep: r.step, MaxSteps: r.total, LRSchedulerStep: r.step},
-		Tokenizer: tokJSON}
-	if _, err := ckpt.SaveCheckpoint(r.args.OutputDir, c); err != nil {
-		return fmt.Errorf("%s: checkpoint at step %d: %w", r.kind, r.step, err)
+	state := ckpt.TrainerState{GlobalStep: r.step, MaxSteps: r.total, LRSchedulerStep: r.step,
+		BestMetric: r.bestMetric, BestModelCheckpoint: r.bestCheckpoint}
+	c := ckpt.Checkpoint{Config: r.policy.Config(), Model: r.policy.Views(), Optimizer: r.adamState(), State: state, Tokenizer: tokJSON}
+	if len(r.aux) == 0 {
+		if _, err := ckpt.SaveCheckpoint(r.args.OutputDir, c); err != nil {
+			return fmt.Errorf("%s: checkpoint at step %d: %w", r.kind, r.step, err)
+		}
+	} else {
+		// The same files SaveCheckpoint writes, plus each auxiliary model's,
+		// in one atomically renamed directory.
+		adamTensors, adamMeta := c.Optimizer.Tensors()
+		files := []ckpt.DirFile{
+			ckpt.JSONFile(ckpt.ConfigFile, c.Config),
+			ckpt.SafetensorsFile(ckpt.ModelFile, ckpt.F32Tensors(c.Model), map[string]string{"format": "pt"}),
+			ckpt.SafetensorsFile(ckpt.OptimizerFile, adamTensors, adamMeta),
+			ckpt.JSONFile(ckpt.TrainerStateFile, c.State),
+		}
+		if tokJSON != nil {
+			files = append(files, ckpt.BytesFile(ckpt.TokenizerFile, tokJSON))
+		}
+		for _, a := range r.aux {
+			mf, of, cf := a.files()
+			at, am := r.adamStateOf(a.opt).Tensors()
+			files = append(files,
+				ckpt.SafetensorsFile(mf, ckpt.F32Tensors(a.model.Views()), map[string]string{"format": "pt"}),
+				ckpt.SafetensorsFile(of, at, am),
+				ckpt.JSONFile(cf, a.model.Config()))
+		}
+		if err := ckpt.SaveDir(ckpt.CheckpointDir(r.args.OutputDir, r.step), files...); err != nil {
+			return fmt.Errorf("%s: checkpoint at step %d: %w", r.kind, r.step, err)
+		}
 	}
-	if _, err := ckpt.PruneCheckpoints(r.args.OutputDir, r.args.SaveTotalLimit); err != nil {
+	var protect []string
+	if r.bestCheckpoint != "" {
+		protect = append(protect, r.bestCheckpoint)
+	}
+	if _, err := ckpt.PruneCheckpoints(r.args.OutputDir, r.args.SaveTotalLimit, protect...); err != nil {
 		return fmt.Errorf("%s: prune checkpoints: %w", r.kind, err)
+	}
+	if r.onSave != nil {
+		if err := r.onSave(r.step); err != nil {
+			return fmt.Errorf("%s: step %d: %w", r.kind, r.step, err)
+		}
 	}
 	return nil
 }
@@ -362,7 +550,12 @@ func (r *run) checkpoint() error {
 // finish writes the final checkpoint and the final model files (config.json,
 // model.safetensors, tokenizer.json) at the top of output_dir, each atomically,
 // so output_dir itself loads as a model directory.
-func (r *run) finish() error {
+func (r *run) finish() error { return r.finishWith(nil) }
+
+// finishWith is finish with a hook that runs after the final checkpoint and
+// before the model files are written: loading the best checkpoint's weights
+// into the policy (load_best_model_at_end) and writing auxiliary models.
+func (r *run) finishWith(beforeModelFiles func() error) error {
 	if err := r.flushLog(); err != nil {
 		return err
 	}
@@ -374,6 +567,11 @@ func (r *run) finish() error {
 	}
 	if err := r.checkpoint(); err != nil {
 		return err
+	}
+	if beforeModelFiles != nil {
+		if err := beforeModelFiles(); err != nil {
+			return fmt.Errorf("%s: %w", r.kind, err)
+		}
 	}
 	return saveModelFiles(r.args.OutputDir, r.policy, r.tk)
 }

@@ -1,0 +1,412 @@
+package pft
+
+// What the training loops share beyond the bookkeeping of trainer.go: the
+// task interface, how a completion becomes a scored sequence, batched
+// log-probabilities under a policy, sampling with the task's constraints, and
+// the sample-completion files of a run directory.
+//
+// Completions follow the task convention: token ids WITHOUT EOS. Two scoring
+// conventions follow from it, and each loop states which it uses:
+//
+//   - Preference data (DPO, reward models, verifiers, online DPO's pairs): a
+//     completion is a finished text, so its sequence is prompt + completion +
+//     EOS and the EOS token is scored, exactly as `roads sft` trains
+//     demonstrations. A sample the sampler cut off at the horizon is scored
+//     as if EOS had been written there.
+//   - Policy-gradient rollouts (RLOO, GRPO, PPO): the sequence is exactly what
+//     was sampled: prompt + completion, plus EOS only when the sampler emitted
+//     it. Scoring a token that was never sampled would bias the gradient;
+//     missing_eos_penalty is how a truncated completion is discouraged.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"roads/ckpt"
+	"roads/engine"
+	"roads/model"
+	"roads/tok"
+)
+
+// Task is what the training loops need from a task: the gold reward and the
+// sampling constraints. *task.Task implements it; tests use hand-written toys.
+type Task interface {
+	// Gold is the exact reward r*(prompt, completion); completion has no EOS.
+	Gold(prompt, completion []int32) (float64, error)
+	// AllowedOutput marks the ids a completion may contain (EOS included).
+	AllowedOutput() []bool
+	// Horizon is the longest completion in tokens, EOS excluded.
+	Horizon() int
+}
+
+// PreferencePair is one comparison: completions without EOS (the trainers
+// append the model's EOS when they score them).
+type PreferencePair struct {
+	Prompt, Chosen, Rejected []int32
+}
+
+// Inputs records where a run's inputs came from; every trainer's config
+// embeds it, so training_config.json documents the run.
+type Inputs struct {
+	Model      string          `json:"model_name_or_path,omitempty"` // starting policy (or RM init)
+	RefModel   string          `json:"ref_model,omitempty"`          // reference policy (default: the starting policy)
+	Dataset    string          `json:"dataset,omitempty"`            // preference or prompt JSONL
+	Task       string          `json:"task,omitempty"`               // --task spec
+	TaskConfig json.RawMessage `json:"task_config,omitempty"`        // the task's resolved configuration
+	Verifier   string          `json:"verifier,omitempty"`           // verifier directory or "gold"
+}
+
+// Env is what a training run needs besides its configuration and models.
+type Env struct {
+	// Tokenizer is saved with every model and decodes sample completions; nil
+	// writes token ids.
+	Tokenizer tok.Tokenizer
+	// Task supplies gold rewards for samples (and, for online trainers, the
+	// sampling constraints). Optional for offline trainers.
+	Task Task
+	// SamplePrompts are sampled once at every checkpoint into
+	// samples/step-<N>.jsonl with their gold reward (needs Task).
+	SamplePrompts [][]int32
+	// Progress receives the progress bar (nil: none).
+	Progress io.Writer
+}
+
+// scoreChunk bounds the sequences of one forward pass when a loop only needs
+// scores (references, verifiers, evaluation), keeping activations small.
+const scoreChunk = 64
+
+// withEOS returns prompt + completion + EOS (no EOS when eos < 0).
+func withEOS(prompt, completion []int32, eos int) []int32 {
+	seq := make([]int32, 0, len(prompt)+len(completion)+1)
+	seq = append(append(seq, prompt...), completion...)
+	if eos >= 0 {
+		seq = append(seq, int32(eos))
+	}
+	return seq
+}
+
+// seqGradFlat spreads per-sequence gradients (d loss / d Σ_t log π) over every
+// scored token of each sequence, in the model's flat [B·T] layout: the
+// derivative of a sum is the same at each of its terms.
+func seqGradFlat(out *model.Output, grad []float64) []float32 {
+	g := make([]float32, out.B*out.T)
+	for i := range out.B {
+		gi := float32(grad[i])
+		for t := range out.T {
+			if out.Mask[i*out.T+t] != 0 {
+				g[i*out.T+t] = gi
+			}
+		}
+	}
+	return g
+}
+
+// seqScores are per-sequence results of a scoring pass.
+type seqScores struct {
+	Value  []float64 // Σ_t log π (LM head) or the readout (scalar head)
+	Tokens []int     // scored tokens per sequence (LM head)
+}
+
+// scoreSequences runs m over the sequences in chunks of scoreChunk and returns
+// each sequence's sum of response-token log-probs (LM head) or readout
+// (scalar head). The chunks are fixed by position, so the result is a
+// function of the inputs alone.
+func scoreSequences(m *model.Model, seqs [][]int32, promptLens []int) (seqScores, error) {
+	out := seqScores{Value: make([]float64, len(seqs)), Tokens: make([]int, len(seqs))}
+	scalar := m.Config().Head == "scalar"
+	for lo := 0; lo < len(seqs); lo += scoreChunk {
+		hi := min(lo+scoreChunk, len(seqs))
+		o, err := m.Forward(model.Batch{Tokens: seqs[lo:hi], PromptLen: promptLens[lo:hi]}, model.ForwardOptions{})
+		if err != nil {
+			return seqScores{}, fmt.Errorf("sequences %d–%d: %w", lo, hi-1, err)
+		}
+		for i := range hi - lo {
+			if scalar {
+				out.Value[lo+i] = o.Readout[i]
+			} else {
+				out.Value[lo+i] = o.SeqLogProb[i]
+				out.Tokens[lo+i] = o.NumScored[i]
+			}
+		}
+	}
+	return out, nil
+}
+
+// tokenLogProbs runs an LM in chunks and returns the per-token log-probs of
+// each sequence's response tokens (ragged rows).
+func tokenLogProbs(m *model.Model, seqs [][]int32, promptLens []int) ([][]float64, error) {
+	rows := make([][]float64, len(seqs))
+	for lo := 0; lo < len(seqs); lo += scoreChunk {
+		hi := min(lo+scoreChunk, len(seqs))
+		o, err := m.Forward(model.Batch{Tokens: seqs[lo:hi], PromptLen: promptLens[lo:hi]}, model.ForwardOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("sequences %d–%d: %w", lo, hi-1, err)
+		}
+		copy(rows[lo:hi], raggedTokens(o, o.LogProbs))
+	}
+	return rows, nil
+}
+
+// pairSequences lays out n pairs as one batch: the n chosen sequences, then
+// the n rejected ones, each prompt + completion + EOS.
+func pairSequences(pairs []PreferencePair, eos int) ([][]int32, []int) {
+	n := len(pairs)
+	seqs := make([][]int32, 2*n)
+	plen := make([]int, 2*n)
+	for i, p := range pairs {
+		seqs[i], plen[i] = withEOS(p.Prompt, p.Chosen, eos), len(p.Prompt)
+		seqs[n+i], plen[n+i] = withEOS(p.Prompt, p.Rejected, eos), len(p.Prompt)
+	}
+	return seqs, plen
+}
+
+// checkPairs rejects pairs that cannot be scored by m.
+func checkPairs(what string, pairs []PreferencePair, m *model.Model) error {
+	if len(pairs) == 0 {
+		return fmt.Errorf("%s: no preference pairs", what)
+	}
+	limit := m.Config().NPositions
+	if m.Config().Head == "lm" {
+		limit++ // the last token is scored, never fed back
+	}
+	for i, p := range pairs {
+		if len(p.Prompt) == 0 {
+			return fmt.Errorf("%s: pair %d has an empty prompt", what, i)
+		}
+		if n := len(p.Prompt) + max(len(p.Chosen), len(p.Rejected)) + 1; n > limit {
+			return fmt.Errorf("%s: pair %d needs %d positions (prompt, completion, EOS), more than the model's n_positions %d", what, i, n, m.Config().NPositions)
+		}
+	}
+	return nil
+}
+
+// logitMask turns a task's allowed-output mask into Generate's additive mask.
+func logitMask(t Task, vocab int) ([]float32, error) {
+	allowed := t.AllowedOutput()
+	if len(allowed) != vocab {
+		return nil, fmt.Errorf("task allows %d ids but the model's vocab_size is %d", len(allowed), vocab)
+	}
+	mask := make([]float32, vocab)
+	for id, ok := range allowed {
+		if !ok {
+			mask[id] = float32(math.Inf(-1))
+		}
+	}
+	return mask, nil
+}
+
+// samples are K completions per prompt, prompt-major.
+type samples struct {
+	prompts     [][]int32 // prompt of each sample (shared slices)
+	completions [][]int32 // without EOS
+	eos         []bool    // the sampler emitted EOS
+	seqs        [][]int32 // what was sampled: prompt + completion (+ EOS if emitted)
+	promptLens  []int
+	genLogp     []float64 // Σ_t log π(a_t|s_t) of the sampled tokens at temperature 1 (EOS included)
+}
+
+// stepRNG is the generator of one training step's sampling: a function of
+// (seed, purpose, step) alone, so a resumed run samples what an uninterrupted
+// one did.
+func stepRNG(seed uint64, purpose string, step int) *engine.RNG {
+	h := seed ^ 0x6a09e667f3bcc908
+	for _, c := range []byte(purpose) {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	h ^= uint64(step+1) * 0x9e3779b97f4a7c15
+	return engine.NewRNG(h)
+}
+
+// sample draws k completions per prompt from m at temperature 1 with the
+// task's logit mask and max_new_tokens = horizon. Row j of the batch draws
+// from its own stream, split from rng in row order.
+func sample(m *model.Model, t Task, prompts [][]int32, k int, rng *engine.RNG) (*samples, error) {
+	if len(prompts) == 0 {
+		return nil, errors.New("sample: no prompts")
+	}
+	mask, err := logitMask(t, m.Config().VocabSize)
+	if err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
+	}
+	eos := int32(m.Config().EOSTokenID)
+	n := len(prompts) * k
+	s := &samples{prompts: make([][]int32, n), completions: make([][]int32, n), eos: make([]bool, n),
+		seqs: make([][]int32, n), promptLens: make([]int, n), genLogp: make([]float64, n)}
+	rows := make([]*engine.RNG, n)
+	for j := range rows {
+		rows[j] = rng.Split()
+	}
+	// Generate in chunks of whole prompts to bound the KV cache.
+	per := max(1, 256/k)
+	for lo := 0; lo < len(prompts); lo += per {
+		hi := min(lo+per, len(prompts))
+		batch := make([][]int32, 0, (hi-lo)*k)
+		for _, p := range prompts[lo:hi] {
+			for range k {
+				batch = append(batch, p)
+			}
+		}
+		g, err := m.Generate(batch, model.GenerateOptions{MaxNewTokens: t.Horizon(), Temperature: 1, LogitMask: mask, RowRNGs: rows[lo*k : hi*k]})
+		if err != nil {
+			return nil, fmt.Errorf("sample: %w", err)
+		}
+		for r := range batch {
+			j := lo*k + r
+			row := g.Row(r)
+			s.prompts[j] = batch[r]
+			s.eos[j] = g.EOS[r]
+			comp := row
+			if g.EOS[r] && len(row) > 0 && row[len(row)-1] == eos {
+				comp = row[:len(row)-1]
+			}
+			s.completions[j] = append([]int32(nil), comp...)
+			s.seqs[j] = append(append(make([]int32, 0, len(batch[r])+len(row)), batch[r]...), row...)
+			s.promptLens[j] = len(batch[r])
+			lp := 0.0
+			for t := range row {
+				lp += float64(g.LogProbs[r*g.MaxNew+t])
+			}
+			s.genLogp[j] = lp
+		}
+	}
+	return s, nil
+}
+
+// goldScores scores completions with the task's gold reward.
+func goldScores(t Task, prompts, completions [][]int32) ([]float64, error) {
+	out := make([]float64, len(prompts))
+	for i := range prompts {
+		g, err := t.Gold(prompts[i], completions[i])
+		if err != nil {
+			return nil, fmt.Errorf("gold reward of sample %d: %w", i, err)
+		}
+		out[i] = g
+	}
+	return out, nil
+}
+
+// decode renders ids with the tokenizer, or as space-separated ids without one.
+func decode(tk tok.Tokenizer, ids []int32) string {
+	if tk != nil {
+		return tk.Decode(ids)
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, " ")
+}
+
+// SampleRow is one line of a run's samples/step-<N>.jsonl.
+type SampleRow struct {
+	Step       int      `json:"step"`
+	Prompt     string   `json:"prompt"`
+	Completion string   `json:"completion"`
+	EOS        bool     `json:"eos"`
+	Logprob    float64  `json:"logprob"` // Σ_t log π over the sampled tokens (EOS included), temperature 1
+	Gold       *float64 `json:"gold,omitempty"`
+}
+
+// writeSamples samples one completion per env.SamplePrompts prompt from the
+// policy (seeded by step) and writes samples/step-<N>.jsonl atomically. It
+// does nothing without a task or prompts.
+func writeSamples(dir string, step int, policy *model.Model, env Env, seed uint64) error {
+	if env.Task == nil || len(env.SamplePrompts) == 0 {
+		return nil
+	}
+	s, err := sample(policy, env.Task, env.SamplePrompts, 1, stepRNG(seed, "samples", step))
+	if err != nil {
+		return err
+	}
+	gold, err := goldScores(env.Task, s.prompts, s.completions)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for i := range s.prompts {
+		g := gold[i]
+		line, err := json.Marshal(SampleRow{Step: step, Prompt: decode(env.Tokenizer, s.prompts[i]), Completion: decode(env.Tokenizer, s.completions[i]),
+			EOS: s.eos[i], Logprob: s.genLogp[i], Gold: &g})
+		if err != nil {
+			return err
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	sdir := filepath.Join(dir, "samples")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		return err
+	}
+	return ckpt.WriteFileAtomic(filepath.Join(sdir, fmt.Sprintf("step-%d.jsonl", step)), []byte(b.String()))
+}
+
+// saveReference copies the reference policy into output_dir/ref_model, so a
+// run directory carries everything its implicit reward β log π/π_ref needs.
+func saveReference(dir string, ref *model.Model, tk tok.Tokenizer) error {
+	return model.SaveDir(filepath.Join(dir, RefModelDir), ref, tk)
+}
+
+// RefModelDir is the subdirectory of a run directory holding its reference policy.
+const RefModelDir = "ref_model"
+
+// GoldEval is a policy's mean gold reward on prompts and its KL to a reference.
+type GoldEval struct {
+	Gold      float64 `json:"gold"`       // mean gold reward of temperature-1 samples
+	GoldSE    float64 `json:"gold_se"`    // standard error over prompts
+	KL        float64 `json:"kl"`         // mean Σ_t k1 = log π(y) − log π_ref(y) over the samples (nats per sequence, EOS included)
+	EOSRate   float64 `json:"eos_rate"`   // fraction of samples that ended with EOS
+	MeanLen   float64 `json:"mean_len"`   // completion tokens (EOS excluded)
+	Samples   int     `json:"samples"`
+	Estimator string  `json:"kl_estimator"`
+}
+
+// EvaluateGold samples perPrompt completions of each prompt from policy
+// (temperature 1, the task's mask and horizon, seeded) and reports the mean
+// gold reward and the k1 estimate of KL(π‖π_ref) (ref nil: KL omitted).
+func EvaluateGold(policy, ref *model.Model, t Task, prompts [][]int32, perPrompt int, seed uint64) (GoldEval, error) {
+	s, err := sample(policy, t, prompts, perPrompt, stepRNG(seed, "evaluate", 0))
+	if err != nil {
+		return GoldEval{}, err
+	}
+	gold, err := goldScores(t, s.prompts, s.completions)
+	if err != nil {
+		return GoldEval{}, err
+	}
+	ev := GoldEval{Samples: len(gold), Estimator: "k1"}
+	perPromptMean := make([]float64, len(prompts))
+	for p := range prompts {
+		perPromptMean[p] = mean(gold[p*perPrompt : (p+1)*perPrompt])
+	}
+	ev.Gold = mean(perPromptMean)
+	ev.GoldSE = sampleStd(perPromptMean) / math.Sqrt(float64(len(prompts)))
+	var eos, length float64
+	for i := range s.eos {
+		if s.eos[i] {
+			eos++
+		}
+		length += float64(len(s.completions[i]))
+	}
+	ev.EOSRate, ev.MeanLen = eos/float64(len(s.eos)), length/float64(len(s.eos))
+	if ref != nil {
+		logp, err := scoreSequences(policy, s.seqs, s.promptLens)
+		if err != nil {
+			return GoldEval{}, err
+		}
+		refLogp, err := scoreSequences(ref, s.seqs, s.promptLens)
+		if err != nil {
+			return GoldEval{}, err
+		}
+		kl := 0.0
+		for i := range logp.Value {
+			kl += logp.Value[i] - refLogp.Value[i]
+		}
+		ev.KL = kl / float64(len(logp.Value))
+	}
+	return ev, nil
+}
