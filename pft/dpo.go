@@ -320,7 +320,7 @@ func dpoStep(cfg DPOConfig, policy *model.Model, batch []PreferencePair, refChos
 		return PairLoss{}, err
 	}
 	loss, err := DPOLoss(cfg, PreferenceBatch{
-		Chosen: out.SeqLogProb[:n], Rejected: out.SeqLogProb[n:2*n],
+		Chosen: out.SeqLogProb[:n], Rejected: out.SeqLogProb[n : 2*n],
 		RefChosen: refChosen, RefRejected: refRejected,
 		ChosenTokens: out.NumScored[:n], RejectedTokens: out.NumScored[n : 2*n],
 	})

@@ -357,11 +357,11 @@ const RefModelDir = "ref_model"
 
 // GoldEval is a policy's mean gold reward on prompts and its KL to a reference.
 type GoldEval struct {
-	Gold      float64 `json:"gold"`       // mean gold reward of temperature-1 samples
-	GoldSE    float64 `json:"gold_se"`    // standard error over prompts
-	KL        float64 `json:"kl"`         // mean Σ_t k1 = log π(y) − log π_ref(y) over the samples (nats per sequence, EOS included)
-	EOSRate   float64 `json:"eos_rate"`   // fraction of samples that ended with EOS
-	MeanLen   float64 `json:"mean_len"`   // completion tokens (EOS excluded)
+	Gold      float64 `json:"gold"`     // mean gold reward of temperature-1 samples
+	GoldSE    float64 `json:"gold_se"`  // standard error over prompts
+	KL        float64 `json:"kl"`       // mean Σ_t k1 = log π(y) − log π_ref(y) over the samples (nats per sequence, EOS included)
+	EOSRate   float64 `json:"eos_rate"` // fraction of samples that ended with EOS
+	MeanLen   float64 `json:"mean_len"` // completion tokens (EOS excluded)
 	Samples   int     `json:"samples"`
 	Estimator string  `json:"kl_estimator"`
 }
