@@ -55,12 +55,12 @@ type Options struct {
 	Seed          uint64
 	GradTol       float64 // ‖∇‖_∞ a solve must reach to count as converged
 	MaxIterations int     // per solve
-	Large         bool    // add a V^H = 10^5 case to the Thm 2.2 check
+	Large         bool    // include the V^H = 10^5 case in the Thm 2.2 check
 }
 
 // DefaultOptions are the settings of `roads theory`.
 func DefaultOptions() Options {
-	return Options{Seed: 1, GradTol: 1e-9, MaxIterations: 2000}
+	return Options{Seed: 1, GradTol: 1e-9, MaxIterations: 2000, Large: true}
 }
 
 func (o Options) solver() SolverOptions {
@@ -169,8 +169,9 @@ func (s *prefSetup) compare(on, off *Fitted) {
 }
 
 // Thm22Cases are the default random datasets for the tabular DPO-form check:
-// sizes from 2 to 1000 pairs, coverage from 0.06% of the trajectories to all
-// of them, hard, soft and perfectly separable labels.
+// 1024 to 16384 trajectories (10^5 with large), 2 to 2000 pairs, datasets
+// touching from 0.03% of the trajectories to all of them, hard, soft and
+// perfectly separable labels, β from 0.5 to 1, α from 0.1 to 1.
 func Thm22Cases(large bool) []prefCase {
 	cs := []prefCase{
 		{V: 4, H: 5, N: 2, Support: 4, Labels: HardLabels, Beta: 0.5, Alpha: 1, RewardScale: 2},
@@ -178,6 +179,9 @@ func Thm22Cases(large bool) []prefCase {
 		{V: 4, H: 5, N: 1000, Labels: SoftLabels, Beta: 0.5, Alpha: 1, RewardScale: 2},
 		{V: 3, H: 8, N: 3, Support: 4, Labels: HardLabels, Beta: 0.5, Alpha: 1, RewardScale: 2},
 		{V: 3, H: 8, N: 100, Labels: HardLabels, Beta: 1, Alpha: 0.1, RewardScale: 1},
+		{V: 3, H: 8, N: 2000, Labels: HardLabels, Beta: 1, Alpha: 1, RewardScale: 1},
+		{V: 4, H: 7, N: 300, Labels: HardLabels, Beta: 1, Alpha: 1, RewardScale: 1},
+		{V: 5, H: 6, N: 20, Support: 30, Labels: SeparableLabels, Beta: 0.5, Alpha: 1, RewardScale: 2},
 	}
 	if large {
 		cs = append(cs, prefCase{V: 10, H: 5, N: 50, Labels: SoftLabels, Beta: 0.5, Alpha: 1, RewardScale: 2})

@@ -23,8 +23,8 @@ type SolveReport struct {
 
 // SolverOptions are shared by every solve.
 type SolverOptions struct {
-	GradTol       float64 // stop when ‖∇f‖_∞ ≤ GradTol
-	MaxIterations int     // per solve (L-BFGS major iterations, Newton steps)
+	GradTol       float64 `json:"grad_tol"`       // stop when ‖∇f‖_∞ ≤ GradTol
+	MaxIterations int     `json:"max_iterations"` // Newton steps per solve
 }
 
 // hessObjective is a twice-differentiable convex objective for Newton-CG.

@@ -15,17 +15,18 @@ import (
 // preferences between pairs drawn from π_ref labelled by BT, and the two
 // roads compared on the true KL-regularised value as the data grow.
 type StatConfig struct {
-	V, H      int
-	K         int     // non-zero weights of the true reward
-	RewardStd float64 // std of the true reward under P_ref
-	RefScale  float64 // std of π_ref's logits
-	Beta      float64 // KL strength, the same in both roads and in the value
-	Alpha     float64 // prior strength, the same in both roads
-	Ns        []int
-	Datasets  int // per N
-	Seed      uint64
-	Threads   int
-	Solver    SolverOptions
+	V         int           `json:"V"`
+	H         int           `json:"H"`
+	K         int           `json:"k"`          // non-zero weights of the true reward
+	RewardStd float64       `json:"reward_std"` // std of the true reward under P_ref
+	RefScale  float64       `json:"ref_scale"`  // std of π_ref's logits
+	Beta      float64       `json:"beta"`       // KL strength, the same in both roads and in the value
+	Alpha     float64       `json:"alpha"`      // prior strength, the same in both roads
+	Ns        []int         `json:"ns"`
+	Datasets  int           `json:"datasets"` // per N
+	Seed      uint64        `json:"seed"`
+	Threads   int           `json:"threads"`
+	Solver    SolverOptions `json:"solver"`
 }
 
 // DefaultStatConfig is the configuration of `roads theory`.

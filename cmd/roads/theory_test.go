@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// A small statistical experiment keeps the test quick; the exact checks run
-// at their default sizes (well under a second).
-var smallTheoryStat = []string{"--ns", "10,100", "--datasets", "3", "--stat_vocab", "2", "--stat_horizon", "5"}
+// A small statistical experiment and no 10^5-trajectory case keep the test
+// quick; the other exact checks run at their default sizes (about a second).
+var smallTheoryStat = []string{"--large=false", "--ns", "10,100", "--datasets", "3", "--stat_vocab", "2", "--stat_horizon", "5"}
 
 func TestTheoryTableJSONAndPlots(t *testing.T) {
 	dir := t.TempDir()
@@ -73,7 +73,7 @@ func TestTheoryTableJSONAndPlots(t *testing.T) {
 // by default, an error under --strict.
 func TestTheoryStrictFailsOnUnconvergedChecks(t *testing.T) {
 	var stdout bytes.Buffer
-	args := []string{"--stat=false", "--max_iterations", "2"}
+	args := []string{"--stat=false", "--large=false", "--max_iterations", "2"}
 	if err := runTheory(args, &stdout); err != nil {
 		t.Fatalf("without --strict a failed check is reported, not an error: %v", err)
 	}
