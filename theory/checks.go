@@ -170,7 +170,7 @@ func (s *prefSetup) compare(on, off *Fitted) {
 
 // Thm22Cases are the default random datasets for the tabular DPO-form check:
 // 1024 to 16384 trajectories (10^5 with large), 2 to 2000 pairs, datasets
-// touching from 0.03% of the trajectories to all of them, hard, soft and
+// touching from 0.06% of the trajectories to 87% of them, hard, soft and
 // perfectly separable labels, β from 0.5 to 1, α from 0.1 to 1.
 func Thm22Cases(large bool) []prefCase {
 	cs := []prefCase{
