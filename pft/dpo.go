@@ -223,10 +223,12 @@ type DPOTrainConfig struct {
 // DefaultDPOBeta is the paper's β (§4.1), shared by every DPO-family trainer.
 const DefaultDPOBeta = 0.05
 
-// DefaultDPOTrainConfig is the configuration `roads dpo` starts from.
+// DefaultDPOTrainConfig is the configuration `roads dpo` starts from. The
+// learning rate 1e-4 was the best of {3e-5, 1e-4, 3e-4, 1e-3} for a 2-layer,
+// 64-wide SFT model on the default task (2k pairs, 3 epochs, batch 32).
 func DefaultDPOTrainConfig() DPOTrainConfig {
 	a := DefaultTrainArgs()
-	a.LearningRate = 3e-4
+	a.LearningRate = 1e-4
 	return DPOTrainConfig{TrainArgs: a, Beta: DefaultDPOBeta, LossType: DPOSigmoid}
 }
 

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"roads/ckpt"
+	"roads/data"
+	"roads/model"
+	"roads/pft"
+	"roads/task"
+	"roads/tok"
+)
+
+func init() {
+	register("dpo", "offline DPO/IPO on preference JSONL against a frozen reference", runDPO)
+}
+
+func runDPO(args []string, stdout io.Writer) error {
+	cfg := pft.DefaultDPOTrainConfig()
+	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+		return err
+	}
+	fs := newFlags("dpo")
+	addTrainFlags(fs, &cfg.TrainArgs)
+	addDPOFlags(fs, &cfg)
+	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
+	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to train (normally the SFT model)")
+	fs.StringVar(&cfg.RefModel, "ref_model", cfg.RefModel, "reference model directory (default: --model)")
+	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (optional: gold-scored samples and --eval_prompts)")
+	ev := addEvalFlags(fs)
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Dataset == "" || cfg.Model == "" {
+		return errors.New("--data and --model are required")
+	}
+	policy, ref, tk, err := loadPolicyAndRef(cfg.Model, cfg.RefModel)
+	if err != nil {
+		return err
+	}
+	if cfg.RefModel == "" {
+		cfg.RefModel = cfg.Model
+	}
+	t, err := resolveTask(&cfg.Inputs)
+	if err != nil {
+		return err
+	}
+	if tk == nil {
+		if t == nil {
+			return fmt.Errorf("%s has no tokenizer.json; pass --task to use the task's tokenizer", cfg.Model)
+		}
+		tk = t.Tokenizer()
+	}
+	pairs, err := readPairs(cfg.Dataset, keys, tk)
+	if err != nil {
+		return err
+	}
+	env := pft.Env{Tokenizer: tk, Progress: os.Stderr}
+	setTaskEnv(&env, t, ev.samplePrompts)
+	slog.Info("dpo", "pairs", len(pairs), "beta", cfg.Beta, "loss_type", cfg.LossType, "output_dir", cfg.OutputDir)
+	if err := pft.TrainDPO(cfg, policy, ref, pairs, env); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dpo: trained on %d pairs; model written to %s\n", len(pairs), cfg.OutputDir)
+	return ev.report(stdout, cfg.OutputDir, policy, ref, t, cfg.Seed)
+}
+
+// addDPOFlags binds the DPO loss flags (TRL DPOConfig names).
+func addDPOFlags(fs *flag.FlagSet, cfg *pft.DPOTrainConfig) {
+	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "β, strength of the KL regularisation to the reference (paper: 0.05)")
+	fs.StringVar(&cfg.LossType, "loss_type", cfg.LossType, "sigmoid (DPO) or ipo")
+	fs.Float64Var(&cfg.LabelSmoothing, "label_smoothing", cfg.LabelSmoothing, "cDPO label-flip probability ε (sigmoid only)")
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the preference fine-tuning commands (dpo, rm, online-dpo,
+// rloo, ppo, grpo, bon).
+
+// loadModel reads a model directory for training.
+func loadModel(dir string) (*model.Model, tok.Tokenizer, error) {
+	m, tk, err := model.LoadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	return m, tk, nil
+}
+
+// loadPolicyAndRef loads the policy to train and its frozen reference
+// (refDir, or a frozen copy of the policy when refDir is empty).
+func loadPolicyAndRef(dir, refDir string) (policy, ref *model.Model, tk tok.Tokenizer, err error) {
+	if policy, tk, err = loadModel(dir); err != nil {
+		return nil, nil, nil, err
+	}
+	if policy.Config().Head != "lm" {
+		return nil, nil, nil, fmt.Errorf("model %s has a %q head; a policy needs an LM head", dir, policy.Config().Head)
+	}
+	if refDir == "" || refDir == dir {
+		ref = policy.Clone()
+	} else if ref, _, err = loadModel(refDir); err != nil {
+		return nil, nil, nil, err
+	}
+	ref.Freeze()
+	return policy, ref, tk, nil
+}
+
+// resolveTask loads in.Task (nil when empty) and records its resolved config.
+func resolveTask(in *pft.Inputs) (*task.Task, error) {
+	if in.Task == "" {
+		return nil, nil
+	}
+	t, err := task.Load(in.Task)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(t.Config())
+	if err != nil {
+		return nil, err
+	}
+	in.TaskConfig = raw
+	return t, nil
+}
+
+// setTaskEnv sets env.Task (only for a non-nil task, so the interface stays
+// nil otherwise) and the prompts sampled at every checkpoint: the first n of
+// the task's test split, stream 0.
+func setTaskEnv(env *pft.Env, t *task.Task, n int) {
+	if t == nil {
+		return
+	}
+	env.Task = t
+	if n > 0 {
+		env.SamplePrompts = t.Prompts(task.Test, 0, n)
+	}
+}
+
+// readPairs reads preference JSONL and tokenises it (completions without EOS).
+func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferencePair, error) {
+	rows, err := data.ReadPreferences(path, keys)
+	if err != nil {
+		return nil, err
+	}
+	pairs := make([]pft.PreferencePair, len(rows))
+	for i, r := range rows {
+		var p pft.PreferencePair
+		for _, f := range []struct {
+			name string
+			text string
+			dst  *[]int32
+		}{{"prompt", r.Prompt, &p.Prompt}, {"chosen", r.Chosen, &p.Chosen}, {"rejected", r.Rejected, &p.Rejected}} {
+			if *f.dst, err = tk.Encode(f.text); err != nil {
+				return nil, fmt.Errorf("%s: row %d: field %q: %w", path, i+1, f.name, err)
+			}
+		}
+		pairs[i] = p
+	}
+	return pairs, nil
+}
+
+// evalFlags are the optional gold evaluation every policy trainer offers.
+type evalFlags struct {
+	samplePrompts int
+	evalPrompts   int
+	evalSamples   int
+}
+
+func addEvalFlags(fs *flag.FlagSet) *evalFlags {
+	e := &evalFlags{}
+	fs.IntVar(&e.samplePrompts, "num_sample_prompts", 16, "test prompts sampled (with gold reward) into samples/step-N.jsonl at each checkpoint (needs --task)")
+	fs.IntVar(&e.evalPrompts, "eval_prompts", 0, "after training, gold reward and KL on this many test prompts, written to gold_eval.json (needs --task; 0: skip)")
+	fs.IntVar(&e.evalSamples, "eval_samples", 4, "samples per prompt for --eval_prompts")
+	return e
+}
+
+// report runs the --eval_prompts gold evaluation of the reference and the
+// trained policy and writes gold_eval.json.
+func (e *evalFlags) report(stdout io.Writer, dir string, policy, ref *model.Model, t *task.Task, seed uint64) error {
+	if e.evalPrompts <= 0 || t == nil {
+		return nil
+	}
+	prompts := t.Prompts(task.Test, 0, e.evalPrompts)
+	before, err := pft.EvaluateGold(ref, nil, t, prompts, e.evalSamples, seed)
+	if err != nil {
+		return err
+	}
+	after, err := pft.EvaluateGold(policy, ref, t, prompts, e.evalSamples, seed)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"prompts": e.evalPrompts, "samples_per_prompt": e.evalSamples, "reference": before, "policy": after}
+	if err := ckpt.WriteJSON(filepath.Join(dir, "gold_eval.json"), res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "gold reward on %d test prompts: reference %.4f ± %.4f → policy %.4f ± %.4f; KL(π‖π_ref) %.4f nats (k1)\n",
+		e.evalPrompts, before.Gold, before.GoldSE, after.Gold, after.GoldSE, after.KL)
+	return nil
+}
+
+const pftTaskHelp = "task preset, preset with overrides (summarize,horizon=8) or task config .json"
