@@ -3,6 +3,11 @@ package pft
 import (
 	"fmt"
 	"math"
+	"path/filepath"
+
+	"roads/ckpt"
+	"roads/engine"
+	"roads/model"
 )
 
 // Bradley–Terry reward modelling (paper §1.2–1.3, stage 1 of online PFT).
@@ -143,4 +148,277 @@ func BTEval(chosen, rejected []float64) (BTEvalResult, error) {
 	}
 	nf := float64(n)
 	return BTEvalResult{Likelihood: lik / nf, LogLikelihood: logLik / nf, Accuracy: acc / nf, Pairs: n}, nil
+}
+
+// ---------------------------------------------------------------------------
+// The reward-model training loop (`roads rm`).
+//
+// kind "global": a scalar-head model (model.Config.Head "scalar"), normally
+// initialised from the SFT model's trunk with a fresh head (NewGlobalRM), the
+// paper's RM. The score is the head's readout: "last" (the score after
+// reading EOS, the HF/TRL convention), "sum" or "mean" of the per-token
+// scores over the response.
+// kind "local": a policy-class network (LM head) trained by the same BT loss
+// on r(x, y) = Σ_t log π(a_t|s_t) with no reference (the paper's local RM).
+//
+// Each step scores the chosen and rejected completions of a batch (prompt +
+// completion + EOS) in one forward pass and follows the BT loss above. With
+// held-out pairs the loop evaluates every eval_steps and at the end, logging
+// a metrics.jsonl line with
+//
+//	eval_loss               −mean log σ(r⁺ − r⁻)   (the BT loss on held-out pairs)
+//	eval_bt_likelihood      mean σ(r⁺ − r⁻)        (the paper's "validation BT likelihood")
+//	eval_bt_log_likelihood  mean log σ(r⁺ − r⁻)
+//	eval_accuracy           fraction with r⁺ > r⁻ (ties ½)
+//
+// (eval_ prefix as the HF Trainer). load_best_model_at_end keeps the
+// checkpoint with the highest eval_bt_likelihood (every evaluation writes a
+// checkpoint, and the best one is never pruned) and makes it the final
+// model; early_stopping_patience stops after that many evaluations without a
+// new best. eval_results.json holds the final model's held-out metrics, its
+// fit on (up to 2000) training pairs — the gap between the two is the
+// memorisation the pilots warn about — and which step was kept.
+
+// RM kinds.
+const (
+	RMGlobal = "global"
+	RMLocal  = "local"
+)
+
+// RewardTrainConfig is `roads rm`'s configuration (TRL RewardConfig and HF
+// TrainingArguments names).
+type RewardTrainConfig struct {
+	TrainArgs
+	Inputs
+	Kind                     string  `json:"kind"`    // global or local
+	Readout                  string  `json:"readout"` // last, sum or mean (global; recorded in the model's config too)
+	CenterRewardsCoefficient float64 `json:"center_rewards_coefficient"`
+	EvalDataset              string  `json:"eval_dataset,omitempty"`
+	EvalFraction             float64 `json:"eval_fraction"` // held out of the training data when no eval_dataset
+	EvalSteps                int     `json:"eval_steps"`    // 0: every logging_steps
+	LoadBestModelAtEnd       bool    `json:"load_best_model_at_end"`
+	EarlyStoppingPatience    int     `json:"early_stopping_patience"` // evaluations without a new best; 0: off
+}
+
+// DefaultRewardTrainConfig is the configuration `roads rm` starts from.
+func DefaultRewardTrainConfig() RewardTrainConfig {
+	a := DefaultTrainArgs()
+	a.LearningRate = 3e-4
+	a.NumTrainEpochs = 4
+	return RewardTrainConfig{TrainArgs: a, Kind: RMGlobal, Readout: "sum", EvalFraction: 0.1, LoadBestModelAtEnd: true}
+}
+
+// NewGlobalRM builds a scalar-head reward model whose trunk (embeddings,
+// blocks, final LayerNorm) is a copy of trunk's and whose head score.weight ~
+// N(0, init_std), score.bias = 0, drawn from seed.
+func NewGlobalRM(trunk *model.Model, readout string, seed uint64) (*model.Model, error) {
+	cfg := trunk.Config()
+	cfg.Head, cfg.ScalarReadout, cfg.TieWordEmbeddings = "scalar", readout, false
+	rm, err := model.New(cfg, seed)
+	if err != nil {
+		return nil, fmt.Errorf("global RM: %w", err)
+	}
+	src := map[string]model.Param{}
+	for _, p := range trunk.Params() {
+		src[p.Name] = p
+	}
+	for _, p := range rm.Params() {
+		if s, ok := src[p.Name]; ok && len(s.Data) == len(p.Data) {
+			copy(p.Data, s.Data)
+		} else if p.Name != "score.weight" && p.Name != "score.bias" {
+			return nil, fmt.Errorf("global RM: trunk has no tensor %s", p.Name)
+		}
+	}
+	return rm, nil
+}
+
+// HoldOut splits pairs into training and held-out pairs: a seeded
+// permutation, the last ⌈fraction·n⌉ held out.
+func HoldOut(pairs []PreferencePair, fraction float64, seed uint64) (train, eval []PreferencePair, err error) {
+	if !(fraction > 0 && fraction < 1) {
+		return nil, nil, fmt.Errorf("eval_fraction = %v, want in (0, 1)", fraction)
+	}
+	nEval := int(math.Ceil(fraction * float64(len(pairs))))
+	if nEval >= len(pairs) {
+		return nil, nil, fmt.Errorf("eval_fraction %v of %d pairs leaves none to train on", fraction, len(pairs))
+	}
+	perm := engine.NewRNG(seed ^ 0x686f6c646f7574).Perm(len(pairs))
+	for k, i := range perm {
+		if k < len(pairs)-nEval {
+			train = append(train, pairs[i])
+		} else {
+			eval = append(eval, pairs[i])
+		}
+	}
+	return train, eval, nil
+}
+
+// RewardResult is eval_results.json.
+type RewardResult struct {
+	Eval                BTEvalResult `json:"eval"`  // the final model on the held-out pairs
+	Train               BTEvalResult `json:"train"` // the final model on (up to 2000) training pairs
+	BestStep            int          `json:"best_step,omitempty"`
+	BestModelCheckpoint string       `json:"best_model_checkpoint,omitempty"`
+	EarlyStopped        bool         `json:"early_stopped"`
+	Steps               int          `json:"steps"` // training steps run
+}
+
+// rmVerifier is the verifier a reward model being trained stands for.
+func rmVerifier(kind string, m *model.Model) Verifier {
+	if kind == RMLocal {
+		return LocalRM{Model: m}
+	}
+	return GlobalRM{Model: m}
+}
+
+// TrainRewardModel trains rm by Bradley–Terry maximum likelihood on train,
+// evaluating on eval (may be empty: no eval metrics, no best-model
+// selection), and writes the run into cfg.OutputDir.
+func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []PreferencePair, env Env) (RewardResult, error) {
+	const what = "rm"
+	switch cfg.Kind {
+	case RMGlobal:
+		if rm.Config().Head != "scalar" {
+			return RewardResult{}, fmt.Errorf("%s: kind global needs a scalar-head model (see NewGlobalRM)", what)
+		}
+	case RMLocal:
+		if rm.Config().Head != "lm" {
+			return RewardResult{}, fmt.Errorf("%s: kind local needs an LM-head (policy-class) model", what)
+		}
+	default:
+		return RewardResult{}, fmt.Errorf("%s: kind %q, want %q or %q", what, cfg.Kind, RMGlobal, RMLocal)
+	}
+	lossCfg := RMConfig{CenterRewardsCoefficient: cfg.CenterRewardsCoefficient}
+	if err := checkPairs(what, train, rm); err != nil {
+		return RewardResult{}, err
+	}
+	if len(eval) > 0 {
+		if err := checkPairs(what+" (eval)", eval, rm); err != nil {
+			return RewardResult{}, err
+		}
+	}
+	if (cfg.LoadBestModelAtEnd || cfg.EarlyStoppingPatience > 0) && len(eval) == 0 {
+		return RewardResult{}, fmt.Errorf("%s: load_best_model_at_end and early_stopping_patience need held-out pairs", what)
+	}
+	if cfg.EvalSteps < 0 || cfg.EarlyStoppingPatience < 0 {
+		return RewardResult{}, fmt.Errorf("%s: eval_steps and early_stopping_patience must not be negative", what)
+	}
+	evalSteps := cfg.EvalSteps
+	if evalSteps == 0 {
+		evalSteps = cfg.LoggingSteps
+	}
+	eos := rm.Config().EOSTokenID
+	v := rmVerifier(cfg.Kind, rm)
+
+	r, err := startRun(what, cfg.TrainArgs, cfg, rm, env.Tokenizer, len(train), env.Progress)
+	if err != nil {
+		return RewardResult{}, err
+	}
+	bestStep := 0
+	if r.bestCheckpoint != "" {
+		if _, err := fmt.Sscanf(filepath.Base(r.bestCheckpoint), ckpt.CheckpointPrefix+"%d", &bestStep); err != nil {
+			return RewardResult{}, fmt.Errorf("%s: best_model_checkpoint %q: %w", what, r.bestCheckpoint, err)
+		}
+	}
+	stopped := func() bool {
+		return cfg.EarlyStoppingPatience > 0 && r.bestMetric != nil && (r.step-bestStep)/evalSteps >= cfg.EarlyStoppingPatience
+	}
+	lastEval := -1
+	if r.step > 0 && (r.step%evalSteps == 0 || stopped()) {
+		lastEval = r.step // evaluated before the checkpoint a run resumed from
+	}
+	evaluate := func() error {
+		res, err := EvaluateVerifier(v, eval)
+		if err != nil {
+			return fmt.Errorf("%s: eval at step %d: %w", what, r.step, err)
+		}
+		lastEval = r.step
+		if err := r.logLine(Metrics{"eval_loss": -res.LogLikelihood, "eval_bt_likelihood": res.Likelihood,
+			"eval_bt_log_likelihood": res.LogLikelihood, "eval_accuracy": res.Accuracy}); err != nil {
+			return err
+		}
+		// A new best is checkpointed, so best_model_checkpoint always exists
+		// and a resumed run knows how long ago it was (early stopping).
+		if (cfg.LoadBestModelAtEnd || cfg.EarlyStoppingPatience > 0) && (r.bestMetric == nil || res.Likelihood > *r.bestMetric) {
+			b := res.Likelihood
+			r.bestMetric, r.bestCheckpoint, bestStep = &b, ckpt.CheckpointDir(cfg.OutputDir, r.step), r.step
+			r.saveNow = true
+		}
+		return nil
+	}
+	if len(eval) > 0 {
+		r.afterStep = func() error {
+			if r.step%evalSteps == 0 || r.step == r.total {
+				return evaluate()
+			}
+			return nil
+		}
+	}
+
+	var order orderCache
+	for r.step < r.total && !stopped() {
+		idx := batchAt(cfg.Seed, r.step, len(train), cfg.PerDeviceTrainBatchSize, &order)
+		batch := make([]PreferencePair, len(idx))
+		for b, i := range idx {
+			batch[b] = train[i]
+		}
+		n := len(batch)
+		seqs, plens := pairSequences(batch, eos)
+		rm.ZeroGrad()
+		out, err := rm.Forward(model.Batch{Tokens: seqs, PromptLen: plens}, model.ForwardOptions{})
+		if err != nil {
+			return RewardResult{}, fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		scores := out.Readout
+		if cfg.Kind == RMLocal {
+			scores = out.SeqLogProb
+		}
+		// L = −(1/n) Σ log σ(r⁺ − r⁻) (+ centring), equation above.
+		loss, err := BradleyTerryLoss(lossCfg, scores[:n], scores[n:2*n], nil)
+		if err != nil {
+			return RewardResult{}, fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		grad := append(append(make([]float64, 0, 2*n), loss.GradChosen...), loss.GradRejected...)
+		if cfg.Kind == RMLocal {
+			err = rm.Backward(seqGradFlat(out, grad), nil)
+		} else {
+			err = rm.BackwardScalar(grad, nil)
+		}
+		if err != nil {
+			return RewardResult{}, fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		if err := r.update(loss.Loss, loss.Metrics); err != nil {
+			return RewardResult{}, err
+		}
+	}
+	res := RewardResult{Steps: r.step, EarlyStopped: r.step < r.total}
+	if len(eval) > 0 && lastEval != r.step {
+		if err := evaluate(); err != nil {
+			return RewardResult{}, err
+		}
+	}
+	err = r.finishWith(func() error {
+		if cfg.LoadBestModelAtEnd && r.bestCheckpoint != "" {
+			if err := ckpt.LoadInto(filepath.Join(r.bestCheckpoint, ckpt.ModelFile), rm.Views()); err != nil {
+				return fmt.Errorf("load best model: %w", err)
+			}
+			res.BestStep, res.BestModelCheckpoint = bestStep, r.bestCheckpoint
+		}
+		return nil
+	})
+	if err != nil {
+		return RewardResult{}, err
+	}
+	if len(eval) > 0 {
+		if res.Eval, err = EvaluateVerifier(v, eval); err != nil {
+			return RewardResult{}, fmt.Errorf("%s: final eval: %w", what, err)
+		}
+	}
+	if res.Train, err = EvaluateVerifier(v, train[:min(len(train), 2000)]); err != nil {
+		return RewardResult{}, fmt.Errorf("%s: final train eval: %w", what, err)
+	}
+	if err := ckpt.WriteJSON(filepath.Join(cfg.OutputDir, "eval_results.json"), res); err != nil {
+		return RewardResult{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return res, nil
 }

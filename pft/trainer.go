@@ -137,6 +137,10 @@ type run struct {
 	bestCheckpoint string
 	// onSave, if set, runs after every checkpoint (writing sample completions).
 	onSave func(step int) error
+	// afterStep, if set, runs when a step ends, before its metrics line and
+	// checkpoint (evaluation); setting saveNow there forces a checkpoint.
+	afterStep func() error
+	saveNow   bool
 }
 
 // auxModel is a model trained alongside the policy with its own AdamW (PPO's
@@ -429,16 +433,22 @@ func (r *run) endStep() error {
 	if r.bar != nil {
 		_ = r.bar.Set(r.step)
 	}
+	if r.afterStep != nil {
+		if err := r.afterStep(); err != nil {
+			return err
+		}
+	}
 	if r.args.LoggingSteps > 0 && (r.step%r.args.LoggingSteps == 0 || r.step == r.total) {
 		if err := r.flushLog(); err != nil {
 			return err
 		}
 	}
-	if r.args.SaveSteps > 0 && r.step%r.args.SaveSteps == 0 && r.step < r.total {
+	if (r.saveNow || r.args.SaveSteps > 0 && r.step%r.args.SaveSteps == 0) && r.step < r.total {
 		if err := r.checkpoint(); err != nil {
 			return err
 		}
 	}
+	r.saveNow = false
 	if stopAfter > 0 && r.step == stopAfter {
 		r.metrics.Close()
 		return fmt.Errorf("%s: interrupted after step %d (test hook)", r.kind, r.step)

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"roads/data"
+	"roads/model"
+	"roads/pft"
+	"roads/task"
+	"roads/tok"
+)
+
+func init() {
+	register("rm", "Bradley–Terry reward model (--kind global|local) with held-out BT likelihood; 'rm eval' scores any verifier", runRM)
+}
+
+// rmCLI is `roads rm`'s configuration: the trainer's plus the architecture of
+// a reward model built from scratch.
+type rmCLI struct {
+	pft.RewardTrainConfig
+	DModel     int `json:"d_model"`
+	NLayer     int `json:"n_layer"`
+	NHead      int `json:"n_head"`
+	NPositions int `json:"n_positions"` // 0: the task's max_total_len, else the longest pair
+}
+
+func runRM(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "eval" {
+		return runRMEval(args[1:], stdout)
+	}
+	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), DModel: 64, NLayer: 2, NHead: 4}
+	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+		return err
+	}
+	fs := newFlags("rm")
+	addTrainFlags(fs, &cfg.TrainArgs)
+	fs.StringVar(&cfg.Kind, "kind", cfg.Kind, "global (scalar head on a trunk) or local (policy-class network, score Σ log π)")
+	fs.StringVar(&cfg.Readout, "readout", cfg.Readout, "global RM readout: last (score after EOS), sum or mean of per-token scores over the response")
+	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
+	fs.StringVar(&cfg.EvalDataset, "eval_data", cfg.EvalDataset, "held-out preference JSONL (default: hold out --eval_fraction of --data)")
+	fs.Float64Var(&cfg.EvalFraction, "eval_fraction", cfg.EvalFraction, "fraction of --data held out when there is no --eval_data (0: no evaluation)")
+	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to initialise from (normally the SFT model); empty: a new model of --d_model/--n_layer/--n_head")
+	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (tokenizer and context of a new model)")
+	fs.Float64Var(&cfg.CenterRewardsCoefficient, "center_rewards_coefficient", cfg.CenterRewardsCoefficient, "weight of the mean-reward centring term (0: off)")
+	fs.IntVar(&cfg.EvalSteps, "eval_steps", cfg.EvalSteps, "steps between evaluations (0: logging_steps)")
+	fs.BoolVar(&cfg.LoadBestModelAtEnd, "load_best_model_at_end", cfg.LoadBestModelAtEnd, "keep the checkpoint with the best eval_bt_likelihood as the final model")
+	fs.IntVar(&cfg.EarlyStoppingPatience, "early_stopping_patience", cfg.EarlyStoppingPatience, "stop after this many evaluations without a better eval_bt_likelihood (0: off)")
+	fs.IntVar(&cfg.DModel, "d_model", cfg.DModel, "width of a new model")
+	fs.IntVar(&cfg.NLayer, "n_layer", cfg.NLayer, "layers of a new model")
+	fs.IntVar(&cfg.NHead, "n_head", cfg.NHead, "attention heads of a new model")
+	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Dataset == "" {
+		return errors.New("--data is required")
+	}
+	if cfg.Kind != pft.RMGlobal && cfg.Kind != pft.RMLocal {
+		return fmt.Errorf("--kind %q: want global or local", cfg.Kind)
+	}
+	t, err := resolveTask(&cfg.Inputs)
+	if err != nil {
+		return err
+	}
+
+	// The trunk: the given model, or a new one of the given size.
+	var trunk *model.Model
+	var tk tok.Tokenizer
+	if cfg.Model != "" {
+		if trunk, tk, err = loadModel(cfg.Model); err != nil {
+			return err
+		}
+	}
+	if tk == nil {
+		if t == nil {
+			return errors.New("no tokenizer: pass --model with a tokenizer.json, or --task")
+		}
+		tk = t.Tokenizer()
+	}
+	pairs, err := readPairs(cfg.Dataset, keys, tk)
+	if err != nil {
+		return err
+	}
+	var train, eval []pft.PreferencePair
+	switch {
+	case cfg.EvalDataset != "":
+		train = pairs
+		if eval, err = readPairs(cfg.EvalDataset, keys, tk); err != nil {
+			return err
+		}
+	case cfg.EvalFraction > 0:
+		if train, eval, err = pft.HoldOut(pairs, cfg.EvalFraction, cfg.Seed); err != nil {
+			return err
+		}
+	default:
+		train = pairs
+		cfg.LoadBestModelAtEnd = false // nothing to select on
+	}
+	if trunk == nil {
+		n := cfg.NPositions
+		if n == 0 && t != nil {
+			n = t.MaxTotalLen()
+		}
+		if n == 0 {
+			for _, p := range pairs {
+				n = max(n, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected))+1)
+			}
+		}
+		mc := model.NewConfig(tk.VocabSize(), n, cfg.DModel, cfg.NLayer, cfg.NHead)
+		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+		if trunk, err = model.New(mc, cfg.Seed); err != nil {
+			return err
+		}
+	}
+	rm := trunk
+	switch cfg.Kind {
+	case pft.RMGlobal:
+		if trunk.Config().Head == "scalar" { // continue training a reward model
+			c := trunk.Config()
+			if c.ScalarReadout != cfg.Readout {
+				return fmt.Errorf("--model %s is a reward model with readout %q, not --readout %q", cfg.Model, c.ScalarReadout, cfg.Readout)
+			}
+		} else if rm, err = pft.NewGlobalRM(trunk, cfg.Readout, cfg.Seed); err != nil {
+			return err
+		}
+	case pft.RMLocal:
+		if trunk.Config().Head != "lm" {
+			return fmt.Errorf("--kind local needs an LM-head model; %s has a scalar head", cfg.Model)
+		}
+		cfg.Readout = ""
+	}
+	slog.Info("rm", "kind", cfg.Kind, "readout", cfg.Readout, "train_pairs", len(train), "eval_pairs", len(eval), "params", rm.NumParams(), "output_dir", cfg.OutputDir)
+	res, err := pft.TrainRewardModel(cfg.RewardTrainConfig, rm, train, eval, pft.Env{Tokenizer: tk, Progress: os.Stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rm (%s): %d steps; train BT likelihood %.4f, accuracy %.4f", cfg.Kind, res.Steps, res.Train.Likelihood, res.Train.Accuracy)
+	if len(eval) > 0 {
+		fmt.Fprintf(stdout, "; held-out BT likelihood %.4f, accuracy %.4f (%d pairs)", res.Eval.Likelihood, res.Eval.Accuracy, res.Eval.Pairs)
+	}
+	if res.BestModelCheckpoint != "" {
+		fmt.Fprintf(stdout, "; kept step %d", res.BestStep)
+	}
+	fmt.Fprintf(stdout, "\nmodel written to %s\n", cfg.OutputDir)
+	return nil
+}
+
+// runRMEval scores held-out preference pairs with any verifier.
+func runRMEval(args []string, stdout io.Writer) error {
+	fs := newFlags("rm eval")
+	verifier := fs.String("verifier", "", "verifier: a reward-model, DPO-run or model directory, or gold")
+	path := fs.String("data", "", "preference JSONL (prompt, chosen, rejected)")
+	taskSpec := fs.String("task", "", pftTaskHelp+" (needed for gold, and for the tokenizer when the directory has none)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var keys data.Keys
+	keys.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *verifier == "" || *path == "" {
+		return errors.New("--verifier and --data are required")
+	}
+	var t *task.Task
+	var pt pft.Task
+	if *taskSpec != "" {
+		var err error
+		if t, err = task.Load(*taskSpec); err != nil {
+			return err
+		}
+		pt = t
+	}
+	v, err := pft.LoadVerifier(*verifier, pt)
+	if err != nil {
+		return err
+	}
+	tk, err := verifierTokenizer(*verifier, t)
+	if err != nil {
+		return err
+	}
+	pairs, err := readPairs(*path, keys, tk)
+	if err != nil {
+		return err
+	}
+	res, err := pft.EvaluateVerifier(v, pairs)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.Marshal(map[string]any{"verifier": *verifier, "kind": fmt.Sprint(v), "data": *path, "pairs": res.Pairs,
+			"bt_likelihood": res.Likelihood, "bt_log_likelihood": res.LogLikelihood, "accuracy": res.Accuracy})
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s (%v) on %d pairs of %s: BT likelihood %.4f, log-likelihood %.4f, accuracy %.4f\n",
+		*verifier, v, res.Pairs, *path, res.Likelihood, res.LogLikelihood, res.Accuracy)
+	return nil
+}
+
+// verifierTokenizer is the task's tokenizer, or the verifier directory's.
+func verifierTokenizer(dir string, t *task.Task) (tok.Tokenizer, error) {
+	if t != nil {
+		return t.Tokenizer(), nil
+	}
+	if dir == "gold" {
+		return nil, errors.New("verifier gold needs --task")
+	}
+	tk, err := tok.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("verifier %s: no tokenizer (pass --task): %w", dir, err)
+	}
+	return tk, nil
+}
