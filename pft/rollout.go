@@ -209,6 +209,12 @@ type samples struct {
 	seqs        [][]int32 // what was sampled: prompt + completion (+ EOS if emitted)
 	promptLens  []int
 	genLogp     []float64 // Σ_t log π(a_t|s_t) of the sampled tokens at temperature 1 (EOS included)
+	// disallowedMass is the mean over sampled positions of the probability
+	// π puts on ids the task's mask forbids (1 − Z_t, from the sampler's
+	// masked and unmasked log-probs). The losses use the unmasked log π, so
+	// while this is ~0 they are exactly the sampler's; if training moves mass
+	// onto forbidden ids it grows, and k1 KL estimates become biased low.
+	disallowedMass float64
 }
 
 // stepRNG is the generator of one training step's sampling: a function of
@@ -242,6 +248,8 @@ func sample(m *model.Model, t Task, prompts [][]int32, k int, rng *engine.RNG) (
 	for j := range rows {
 		rows[j] = rng.Split()
 	}
+	var massSum float64
+	var massN int
 	// Generate in chunks of whole prompts to bound the KV cache.
 	per := max(1, 256/k)
 	for lo := 0; lo < len(prompts); lo += per {
@@ -271,10 +279,14 @@ func sample(m *model.Model, t Task, prompts [][]int32, k int, rng *engine.RNG) (
 			lp := 0.0
 			for t := range row {
 				lp += float64(g.LogProbs[r*g.MaxNew+t])
+				// log Z_t = log π(a) − log π_masked(a) at temperature 1.
+				massSum += -math.Expm1(float64(g.LogProbs[r*g.MaxNew+t] - g.SampleLogProbs[r*g.MaxNew+t]))
+				massN++
 			}
 			s.genLogp[j] = lp
 		}
 	}
+	s.disallowedMass = massSum / float64(max(massN, 1))
 	return s, nil
 }
 

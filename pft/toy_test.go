@@ -116,7 +116,12 @@ func repeat(prompts [][]int32, n int) [][]int32 {
 // each pair by gold reward, dropping ties.
 func goldLabelledPairs(t testing.TB, policy *model.Model, task Task, prompts [][]int32, seed uint64) []PreferencePair {
 	t.Helper()
-	s, err := sample(policy, task, prompts, 2, engine.NewRNG(seed))
+	return goldLabelledPairsRNG(t, policy, task, prompts, engine.NewRNG(seed))
+}
+
+func goldLabelledPairsRNG(t testing.TB, policy *model.Model, task Task, prompts [][]int32, rng *engine.RNG) []PreferencePair {
+	t.Helper()
+	s, err := sample(policy, task, prompts, 2, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
