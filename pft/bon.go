@@ -2,7 +2,10 @@ package pft
 
 import (
 	"fmt"
+	"math"
 	"sort"
+
+	"roads/model"
 )
 
 // Best-of-N sampling: draw N completions, return the one the verifier scores
@@ -116,4 +119,66 @@ func rankByScore(scores, values []float64) ([]float64, error) {
 		ranked[i] = values[j]
 	}
 	return ranked, nil
+}
+
+// BoNPoint is one point of a Best-of-N curve.
+type BoNPoint struct {
+	N      int     `json:"n"`
+	Gold   float64 `json:"gold"`    // mean over prompts of E[gold reward of the best-of-N pick]
+	GoldSE float64 `json:"gold_se"` // standard error over prompts
+	Score  float64 `json:"score"`   // mean over prompts of E[max of N verifier scores]
+}
+
+// BoNResult is a Best-of-N curve of one policy and verifier.
+type BoNResult struct {
+	Points           []BoNPoint `json:"points"`
+	Prompts          int        `json:"prompts"`
+	SamplesPerPrompt int        `json:"samples_per_prompt"` // M = max N
+}
+
+// BestOfNEval draws M = max(ns) completions per prompt from policy
+// (temperature 1, the task's mask, max_new_tokens = horizon; seeded), scores
+// them with the verifier and the gold reward, and estimates for every N the
+// expected gold reward of the verifier's best-of-N pick with the unbiased
+// estimator above (from the one pool of M, per prompt, then averaged over
+// prompts). With v = Gold this is the oracle curve.
+func BestOfNEval(policy *model.Model, v Verifier, t Task, prompts [][]int32, ns []int, seed uint64) (BoNResult, error) {
+	if len(ns) == 0 || len(prompts) == 0 {
+		return BoNResult{}, fmt.Errorf("best-of-N: need at least one N and one prompt")
+	}
+	M := 0
+	for _, n := range ns {
+		if n < 1 {
+			return BoNResult{}, fmt.Errorf("best-of-N: N = %d, want ≥ 1", n)
+		}
+		M = max(M, n)
+	}
+	s, err := sample(policy, t, prompts, M, stepRNG(seed, "best_of_n", 0))
+	if err != nil {
+		return BoNResult{}, err
+	}
+	scores, err := v.Score(s.prompts, s.completions)
+	if err != nil {
+		return BoNResult{}, fmt.Errorf("best-of-N: verifier: %w", err)
+	}
+	gold, err := goldScores(t, s.prompts, s.completions)
+	if err != nil {
+		return BoNResult{}, err
+	}
+	res := BoNResult{Prompts: len(prompts), SamplesPerPrompt: M}
+	for _, n := range ns {
+		perGold := make([]float64, len(prompts))
+		perScore := make([]float64, len(prompts))
+		for p := range prompts {
+			sc, g := scores[p*M:(p+1)*M], gold[p*M:(p+1)*M]
+			if perGold[p], err = BestOfNExpected(sc, g, n); err != nil {
+				return BoNResult{}, err
+			}
+			if perScore[p], err = BestOfNExpected(sc, nil, n); err != nil {
+				return BoNResult{}, err
+			}
+		}
+		res.Points = append(res.Points, BoNPoint{N: n, Gold: mean(perGold), GoldSE: sampleStd(perGold) / math.Sqrt(float64(len(prompts))), Score: mean(perScore)})
+	}
+	return res, nil
 }
