@@ -428,3 +428,85 @@ func TableJSON(t *Table) ([]byte, error) {
 	}
 	return json.MarshalIndent(out, "", "  ")
 }
+
+// JSON is the report's numbers as JSON: the hypothesis verdicts with their
+// comparisons, and every experiment's table.
+func (r *Report) JSON() ([]byte, error) {
+	type cmpJSON struct {
+		ID              string  `json:"id"`
+		Experiment      string  `json:"experiment"`
+		Preset          string  `json:"preset,omitempty"`
+		Title           string  `json:"title"`
+		Metric          string  `json:"metric"`
+		Expect          string  `json:"expect"`
+		Margin          float64 `json:"margin,omitempty"`
+		Estimate        Stat    `json:"estimate"`
+		Verdict         string  `json:"verdict"`
+		Reason          string  `json:"reason"`
+		PaperOutcome    string  `json:"paper_outcome,omitempty"`
+		AgreesWithPaper *bool   `json:"agrees_with_paper,omitempty"`
+	}
+	type hypJSON struct {
+		ID              string    `json:"id"`
+		Name            string    `json:"name"`
+		Verdict         string    `json:"verdict"`
+		Reason          string    `json:"reason"`
+		Paper           string    `json:"paper"`
+		AgreesWithPaper *bool     `json:"agrees_with_paper,omitempty"`
+		Comparisons     []cmpJSON `json:"comparisons"`
+	}
+	type tableJSON struct {
+		Experiment  string          `json:"experiment"`
+		Preset      string          `json:"preset,omitempty"`
+		Primary     bool            `json:"primary"`
+		Rows        json.RawMessage `json:"rows"`
+		Comparisons []cmpJSON       `json:"comparisons"`
+	}
+	conv := func(c *ContrastResult) cmpJSON {
+		return cmpJSON{ID: c.Comparison.ID, Experiment: c.Experiment, Preset: c.Preset, Title: c.Comparison.Title, Metric: c.Comparison.Metric,
+			Expect: c.Comparison.Expect, Margin: c.Comparison.Margin, Estimate: c.Estimate, Verdict: c.Verdict, Reason: c.Reason,
+			PaperOutcome: c.Comparison.PaperOutcome, AgreesWithPaper: c.AgreesWithPaper}
+	}
+	var out struct {
+		Hypotheses  []hypJSON   `json:"hypotheses"`
+		Experiments []tableJSON `json:"experiments"`
+	}
+	for _, h := range r.Hypotheses {
+		hj := hypJSON{ID: h.Hypothesis.ID, Name: h.Hypothesis.Name, Verdict: h.Verdict, Reason: h.Reason, Paper: h.Hypothesis.Paper,
+			AgreesWithPaper: h.AgreesWithPaper, Comparisons: []cmpJSON{}}
+		for _, c := range h.Comparisons {
+			hj.Comparisons = append(hj.Comparisons, conv(c))
+		}
+		out.Hypotheses = append(out.Hypotheses, hj)
+	}
+	for _, e := range r.Experiments {
+		rows, err := TableJSON(e.Table)
+		if err != nil {
+			return nil, err
+		}
+		tj := tableJSON{Experiment: e.Spec.Name, Preset: e.Preset, Primary: e.Primary, Rows: rows, Comparisons: []cmpJSON{}}
+		for _, c := range e.Comparisons {
+			tj.Comparisons = append(tj.Comparisons, conv(c))
+		}
+		out.Experiments = append(out.Experiments, tj)
+	}
+	return json.MarshalIndent(out, "", "  ")
+}
+
+// VerdictLines are the hypothesis verdicts as plain text, one per line.
+func (r *Report) VerdictLines() []string {
+	var out []string
+	for _, h := range r.Hypotheses {
+		line := fmt.Sprintf("%s %s (%s)", h.Hypothesis.ID, h.Verdict, h.Reason)
+		switch {
+		case h.AgreesWithPaper == nil:
+			line += "; paper: " + h.Hypothesis.Paper
+		case *h.AgreesWithPaper:
+			line += "; agrees with the paper (" + h.Hypothesis.Paper + ")"
+		default:
+			line += "; CONTRADICTS the paper (" + h.Hypothesis.Paper + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}

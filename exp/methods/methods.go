@@ -1,0 +1,272 @@
+// Package methods wires the training algorithms of roads (package pft) into
+// the experiment runner (package exp): each method reads its settings from
+// the cell, builds or reuses the shared artefacts it needs (the SFT model of
+// a (task, seed), …) through the artefact cache, and evaluates the result
+// with the gold judge (package eval).
+//
+// Importing the package registers its methods in exp.DefaultRegistry. This
+// file holds the shared steps and the "sft" method; the other methods
+// (dpo, dpo_2x, online_dpo_*, rloo, ppo, rm_eval, bon) are wired on top of
+// the same helpers (Task, SFTModel, Evaluate).
+package methods
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"roads/eval"
+	"roads/exp"
+	"roads/model"
+	"roads/pft"
+	"roads/task"
+)
+
+func init() {
+	exp.Register("sft", exp.MethodFunc(runSFT))
+}
+
+// RNG stream labels of the experiment data (the same as `roads data demos`,
+// so a cell's demonstrations are `roads data demos --seed SEED` with the
+// cell's task).
+const streamDemos uint64 = 1
+
+// Task builds the cell's task: the "task" parameter (a preset, a preset
+// with overrides such as "summarize,horizon=8", or a task config object)
+// with its seed set to "task_seed" if given, else to the cell's seed, so
+// that each seed is a fresh task instance and arms paired on a seed share it.
+func Task(c exp.Cell) (*task.Task, error) {
+	raw, err := c.Value("task")
+	if err != nil {
+		return nil, err
+	}
+	var cfg task.Config
+	switch v := raw.(type) {
+	case string:
+		if cfg, err = task.ParseSpec(v); err != nil {
+			return nil, fmt.Errorf("cell %s: %w", c.ID, err)
+		}
+	case map[string]any:
+		if err := c.Decode("task", &cfg); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("cell %s: parameter \"task\": want a preset string or a task config object", c.ID)
+	}
+	cfg.Seed = c.Seed()
+	if c.Has("task_seed") {
+		s, err := c.Int("task_seed")
+		if err != nil || s < 0 {
+			return nil, fmt.Errorf("cell %s: task_seed must be a non-negative integer", c.ID)
+		}
+		cfg.Seed = uint64(s)
+	}
+	return exp.Memo(taskMemo, "task", cfg, func() (*task.Task, error) { return task.New(cfg) })
+}
+
+// taskMemo keeps built tasks process-wide (building one draws its tables;
+// a task is immutable once built).
+var taskMemo = exp.NewArtifacts("")
+
+// ModelArch is a transformer's shape in the specs ("policy_model",
+// "rm_model").
+type ModelArch struct {
+	DModel int `json:"d_model"`
+	NLayer int `json:"n_layer"`
+	NHead  int `json:"n_head"`
+	// Init says where a reward model starts ("sft": an SFT model of this
+	// shape; "scratch"); policies ignore it.
+	Init string `json:"init,omitempty"`
+}
+
+// Demos are the settings of the SFT demonstrations.
+type Demos struct {
+	N              int      `json:"n"`
+	CorruptionRate *float64 `json:"corruption_rate,omitempty"` // nil: the task's documented rate
+}
+
+// Demonstrations draws the cell's SFT data: n train-split prompts of the
+// task's demonstration stream for the seed, each with one demonstration
+// (EOS appended).
+func Demonstrations(t *task.Task, d Demos, seed uint64) ([]pft.SFTExample, error) {
+	if d.N <= 0 {
+		return nil, fmt.Errorf("demos.n = %d, want a positive count", d.N)
+	}
+	rate := t.DemoRate()
+	if d.CorruptionRate != nil {
+		rate = *d.CorruptionRate
+	}
+	prompts := t.Prompts(task.Train, task.Hash(seed, streamDemos), d.N)
+	out := make([]pft.SFTExample, len(prompts))
+	eos := t.Tokenizer().EOS()
+	for i, p := range prompts {
+		sc, err := t.DemoScript(p, rate)
+		if err != nil {
+			return nil, err
+		}
+		demo := sc.Sample(task.NewRNG(seed, streamDemos, uint64(i)))
+		out[i] = pft.SFTExample{Prompt: p, Completion: append(append([]int32(nil), demo...), eos)}
+	}
+	return out, nil
+}
+
+// sftKey is everything the SFT model depends on: the resolved task, the
+// demonstrations, the architecture and the resolved training arguments
+// (code defaults included, so a changed default is a different artefact).
+type sftKey struct {
+	Task  task.Config   `json:"task"`
+	Demos Demos         `json:"demos"`
+	Arch  ModelArch     `json:"arch"`
+	SFT   pft.SFTConfig `json:"sft"`
+	Seed  uint64        `json:"seed"`
+}
+
+// SFTModel returns the cell's SFT model (frozen; Clone it to train) and its
+// directory, training it on first use for this (task, seed, settings).
+// arch is the shape to train ("policy_model" normally; a reward model of
+// another size asks for its own).
+func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArch) (*model.Model, string, error) {
+	t, err := Task(c)
+	if err != nil {
+		return nil, "", err
+	}
+	var demos Demos
+	if err := c.Decode("demos", &demos); err != nil {
+		return nil, "", err
+	}
+	cfg := pft.DefaultSFTConfig()
+	if err := c.Decode("sft", &cfg); err != nil {
+		return nil, "", err
+	}
+	cfg.Seed = c.Seed()
+	cfg.OutputDir = ""
+	cfg.DisableTQDM = true
+	arch.Init = ""
+	key := sftKey{Task: t.Config(), Demos: demos, Arch: arch, SFT: cfg, Seed: c.Seed()}
+	dir, err := art.Dir(ctx, "sft", key, func(ctx context.Context, dir string) error {
+		examples, err := Demonstrations(t, demos, c.Seed())
+		if err != nil {
+			return err
+		}
+		tk := t.Tokenizer()
+		mc := model.NewConfig(tk.VocabSize(), t.MaxTotalLen(), arch.DModel, arch.NLayer, arch.NHead)
+		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+		m, err := model.New(mc, c.Seed())
+		if err != nil {
+			return err
+		}
+		run := cfg
+		run.OutputDir = dir
+		return pft.TrainSFT(run, m, tk, examples, nil)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := exp.Memo(art, "sft-model", dir, func() (*model.Model, error) {
+		m, _, err := model.LoadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		m.Freeze()
+		return m, nil
+	})
+	return m, dir, err
+}
+
+// EvalSettings are the "eval" parameters.
+type EvalSettings struct {
+	Prompts          int `json:"prompts"`
+	SamplesPerPrompt int `json:"samples_per_prompt"`
+}
+
+// Evaluate scores policy on the task's held-out test prompts (temperature
+// 1, seeded by the cell) with the gold judge, with KL to ref (nil: none),
+// and returns the metrics every policy-producing method records: gold
+// (with its CI over prompts), reference_gold, gold_frac, win_rate, rouge_l,
+// kl, mean_length, eos_rate, and a few samples.
+func Evaluate(c exp.Cell, t *task.Task, policy, ref *model.Model) (exp.Result, error) {
+	var es EvalSettings
+	if err := c.Decode("eval", &es); err != nil {
+		return exp.Result{}, err
+	}
+	pol, err := eval.NewModelPolicy(policy, t)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	var refPol eval.Policy
+	if ref != nil {
+		if refPol, err = eval.NewModelPolicy(ref, t); err != nil {
+			return exp.Result{}, err
+		}
+	}
+	rep, err := eval.Evaluate(t, pol, refPol, eval.Options{N: es.Prompts, SamplesPerPrompt: es.SamplesPerPrompt, Seed: task.Hash(c.Seed(), 0xe7a1)})
+	if err != nil {
+		return exp.Result{}, err
+	}
+	return ResultFromReport(rep), nil
+}
+
+// ResultFromReport converts a gold evaluation into record metrics.
+func ResultFromReport(rep *eval.Report) exp.Result {
+	m := map[string]float64{
+		"gold": rep.Gold.Mean, "gold_ci_low": rep.Gold.Low, "gold_ci_high": rep.Gold.High,
+		"reference_gold": rep.ReferenceGold, "win_rate": rep.WinRate.Mean, "rouge_l": rep.RougeL.Mean,
+		"mean_length": rep.MeanLength, "eos_rate": rep.EOSRate,
+	}
+	if rep.ReferenceGold != 0 {
+		m["gold_frac"] = rep.Gold.Mean / rep.ReferenceGold
+	}
+	if rep.KL != nil {
+		m["kl"] = rep.KL.Mean
+	}
+	res := exp.Result{Metrics: m}
+	for _, s := range rep.Samples {
+		res.Samples = append(res.Samples, exp.Sample{Prompt: s.Prompt, Completion: s.Completion, Gold: s.Reward,
+			Reference: s.Reference, ReferenceGold: s.ReferenceReward, EndedWithEOS: s.EndedWithEOS})
+	}
+	if rep.KLNote != "" && rep.KL == nil {
+		res.Notes = append(res.Notes, "kl: "+rep.KLNote)
+	}
+	return res
+}
+
+// addTrainingCurves adds a run directory's metrics.jsonl curves as
+// "train/<key>".
+func addTrainingCurves(res *exp.Result, runDir string, keys ...string) error {
+	curves, err := exp.TrainingCurves(filepath.Join(runDir, "metrics.jsonl"), "train/", keys...)
+	if err != nil {
+		return err
+	}
+	if res.Curves == nil {
+		res.Curves = map[string][]exp.Point{}
+	}
+	for k, v := range curves {
+		res.Curves[k] = v
+	}
+	return nil
+}
+
+// runSFT is the "sft" method: the SFT model itself, evaluated (KL to itself
+// is 0 by definition and is measured as such).
+func runSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+	var arch ModelArch
+	if err := c.Decode("policy_model", &arch); err != nil {
+		return exp.Result{}, err
+	}
+	m, dir, err := SFTModel(ctx, c, art, arch)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	t, err := Task(c)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	res, err := Evaluate(c, t, m, m)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	if err := addTrainingCurves(&res, dir, "loss"); err != nil {
+		return exp.Result{}, err
+	}
+	return res, nil
+}
