@@ -1,6 +1,7 @@
 package pft
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,8 +82,11 @@ func TestTrainDPORaisesGoldWithBoundedKL(t *testing.T) {
 	}
 }
 
-// dpoToyKLBound is the documented KL bound (nats per sequence) for the toy
-// training tests: a 3-token completion over 6 choices has at most
-// 3·log 6 ≈ 5.4 nats of entropy to give up; staying under 4 means the policy
-// has not collapsed onto a single completion far from π_ref everywhere.
-const dpoToyKLBound = 4.0
+// dpoToyKLBound is the documented KL bound (nats per sequence) of the
+// DPO-family toy tests: 4·ln 9 ≈ 8.8 nats is the KL of collapsing onto one
+// 3-token completion (plus EOS) from the untrained, about uniform 9-way
+// reference. DPO's β regularises an implicit reward, not the gold one, so no
+// sharper bound follows from the objective; staying below a collapse is
+// what the test can promise. (The policy-gradient tests bound KL by the
+// regularised objective instead, see rlToyRun.)
+var dpoToyKLBound = 4 * math.Log(9)

@@ -65,12 +65,12 @@ func TestOnlineDPORaisesGoldWithBoundedKL(t *testing.T) {
 			cfg.Beta = 0.1
 			cfg.LearningRate = 3e-3
 			cfg.PerDeviceTrainBatchSize = 16
-			prompts := repeat(train, 10)
+			prompts := repeat(train, 20)
 			if mode == OnlineOneRound {
-				cfg.NumGenerations = 8
+				cfg.NumGenerations = 4
 				cfg.NumTrainEpochs = 3
 			} else {
-				cfg.MaxSteps = 60
+				cfg.MaxSteps = 300
 			}
 			policy := start.Clone()
 			mustNoErr(t, TrainOnlineDPO(cfg, policy, start.Clone(), Gold{Task: task}, prompts, Env{Tokenizer: task.tk, Task: task, SamplePrompts: heldOut}))
@@ -122,9 +122,9 @@ func TestLoadVerifierKinds(t *testing.T) {
 	mustNoErr(t, err)
 	for i := range comps {
 		seq := [][]int32{withEOS(prompts[i], comps[i], 1)}
-		lp, err := scoreSequences(policy, seq, []int{3})
+		lp, err := scoreSequences(policy, seq, []int{4})
 		mustNoErr(t, err)
-		ref, err := scoreSequences(sft, seq, []int{3})
+		ref, err := scoreSequences(sft, seq, []int{4})
 		mustNoErr(t, err)
 		near(t, "implicit reward", got[i], 0.3*(lp.Value[0]-ref.Value[0]), 1e-12)
 	}

@@ -3,6 +3,8 @@ package pft
 import (
 	"fmt"
 	"math"
+
+	"roads/model"
 )
 
 // REINFORCE Leave-One-Out (Kool et al. 2019; Ahmadian et al. 2024), as TRL's RLOOTrainer.
@@ -199,4 +201,100 @@ func RLOOLoss(logp, oldLogp, advantages []float64, clipRange float64) (SequenceL
 		"clip_ratio/region_mean": (low + high) / nf,
 	}
 	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// The RLOO training loop (`roads rloo`).
+//
+// Every step draws the prompts of the batch (per_device_train_batch_size
+// completions = prompts × num_generations), samples k completions per prompt
+// from the current policy (temperature 1, the task's mask, max_new_tokens =
+// horizon), scores them with the verifier, computes per-token log-probs
+// under π (one forward pass, kept for the backward) and π_ref, and takes ONE
+// optimiser step (TRL's num_iterations = 1): π_old = π, so ρ = 1 and the loss
+// above reduces to REINFORCE with the leave-one-out baseline,
+//
+//	∇L = −(1/n) Σ_j A_j ∇ log π(y_j|x_j),   A_j from R_j = s_j − β Σ_t k1_t.
+//
+// KL placement (kl.go): k1 in the reward, a constant of the rollout; no KL
+// term in the loss.
+
+// RLOOTrainConfig is `roads rloo`'s configuration.
+type RLOOTrainConfig struct {
+	TrainArgs
+	Inputs
+	NumGenerations      int     `json:"num_generations"`
+	Beta                float64 `json:"beta"`
+	MissingEOSPenalty   float64 `json:"missing_eos_penalty"`
+	NormalizeAdvantages bool    `json:"normalize_advantages"`
+	Epsilon             float64 `json:"epsilon"` // clip range of the ratio (inactive with one update per rollout)
+}
+
+// DefaultRLOOTrainConfig: k = 4, β = 0.05 (the paper's DPO β, for like-for-like
+// comparisons), lr 1e-4, batch 32 completions.
+func DefaultRLOOTrainConfig() RLOOTrainConfig {
+	a := DefaultTrainArgs()
+	a.LearningRate = 1e-4
+	return RLOOTrainConfig{TrainArgs: a, NumGenerations: 4, Beta: DefaultDPOBeta, Epsilon: 0.2}
+}
+
+// TrainRLOO trains policy against verifier v with a KL penalty to ref on the
+// given prompts and writes the run into cfg.OutputDir.
+func TrainRLOO(cfg RLOOTrainConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
+	const what = "rloo"
+	advCfg := RLOOConfig{NumGenerations: cfg.NumGenerations, Beta: cfg.Beta, MissingEOSPenalty: cfg.MissingEOSPenalty, NormalizeAdvantages: cfg.NormalizeAdvantages}
+	if cfg.NumGenerations < 2 {
+		return fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, cfg.NumGenerations)
+	}
+	if cfg.Beta < 0 || !(cfg.Epsilon > 0) {
+		return fmt.Errorf("%s: beta = %v (want ≥ 0), epsilon = %v (want > 0)", what, cfg.Beta, cfg.Epsilon)
+	}
+	perStep, err := checkOnline(what, policy, ref, env, prompts, cfg.PerDeviceTrainBatchSize, cfg.NumGenerations)
+	if err != nil {
+		return err
+	}
+	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, policy: policy, tk: env.Tokenizer,
+		total: rlSteps(cfg.TrainArgs, len(prompts), perStep), progress: env.Progress})
+	if err != nil {
+		return err
+	}
+	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	r.onSave = func(step int) error { return writeSamples(cfg.OutputDir, step, policy, env, cfg.Seed) }
+	var order orderCache
+	for r.step < r.total {
+		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
+		roll, err := collectRollout(policy, ref, v, env.Task, batch, cfg.NumGenerations, stepRNG(cfg.Seed, what, r.step))
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		policy.ZeroGrad()
+		out, err := policy.Forward(model.Batch{Tokens: roll.s.seqs, PromptLen: roll.s.promptLens}, model.ForwardOptions{})
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		// R_j = s_j − β Σ_t k1_t and the leave-one-out advantages (equations above).
+		adv, err := RLOOAdvantages(advCfg, RLOORollout{Scores: roll.scores, ContainsEOS: roll.s.eos,
+			Logp: raggedTokens(out, out.LogProbs), RefLogp: roll.refLogp})
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		seqLogp := append([]float64(nil), out.SeqLogProb...)
+		loss, err := RLOOLoss(seqLogp, seqLogp, adv.Advantages, cfg.Epsilon)
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		if err := policy.Backward(seqGradFlat(out, loss.Grad), nil); err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		for k, val := range adv.Metrics {
+			loss.Metrics[k] = val
+		}
+		roll.healthMetrics(loss.Metrics)
+		if err := r.update(loss.Loss, loss.Metrics); err != nil {
+			return err
+		}
+	}
+	return r.finish()
 }

@@ -422,3 +422,87 @@ func EvaluateGold(policy, ref *model.Model, t Task, prompts [][]int32, perPrompt
 	}
 	return ev, nil
 }
+
+// rlRollout is one batch of on-policy samples scored for a policy-gradient
+// step: the samples, the verifier's scores, π_ref's per-token log-probs and
+// the gold rewards (a health metric only; never used by the loss unless the
+// verifier is gold).
+type rlRollout struct {
+	s       *samples
+	scores  []float64
+	refLogp [][]float64
+	gold    []float64
+}
+
+// collectRollout samples k completions per prompt from policy and scores
+// them with the verifier, π_ref and the gold reward. The sequences are
+// exactly what was sampled (EOS only where emitted, see the top of this file).
+func collectRollout(policy, ref *model.Model, v Verifier, t Task, prompts [][]int32, k int, rng *engine.RNG) (*rlRollout, error) {
+	s, err := sample(policy, t, prompts, k, rng)
+	if err != nil {
+		return nil, err
+	}
+	scores, err := v.Score(s.prompts, s.completions)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	refLogp, err := tokenLogProbs(ref, s.seqs, s.promptLens)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	gold, err := goldScores(t, s.prompts, s.completions)
+	if err != nil {
+		return nil, err
+	}
+	return &rlRollout{s: s, scores: scores, refLogp: refLogp, gold: gold}, nil
+}
+
+// healthMetrics are the roads-specific rollout metrics every online trainer logs:
+// objective/gold_scores (mean gold reward of the samples), val/contain_eos_token
+// and completions/disallowed_mass (see samples).
+func (r *rlRollout) healthMetrics(m Metrics) {
+	m["objective/gold_scores"] = mean(r.gold)
+	eos := 0.0
+	for _, e := range r.s.eos {
+		if e {
+			eos++
+		}
+	}
+	m["val/contain_eos_token"] = eos / float64(len(r.s.eos))
+	m["completions/disallowed_mass"] = r.s.disallowedMass
+}
+
+// rlPrompts is the prompt batch of a policy-gradient step: a seeded
+// permutation of the prompt pool per epoch, promptsPerStep at a time.
+func rlPrompts(prompts [][]int32, seed uint64, step, promptsPerStep int, cache *orderCache) [][]int32 {
+	idx := batchAt(seed, step, len(prompts), promptsPerStep, cache)
+	out := make([][]int32, len(idx))
+	for b, i := range idx {
+		out[b] = prompts[i]
+	}
+	return out
+}
+
+// rlSteps is the number of steps of a policy-gradient run: max_steps, or
+// num_train_epochs passes over the prompts at promptsPerStep per step.
+func rlSteps(a TrainArgs, nPrompts, promptsPerStep int) int {
+	if a.MaxSteps > 0 {
+		return a.MaxSteps
+	}
+	return a.NumTrainEpochs * stepsPerEpoch(nPrompts, promptsPerStep)
+}
+
+// checkOnline checks what every policy-gradient trainer needs.
+func checkOnline(what string, policy, ref *model.Model, env Env, prompts [][]int32, batch, k int) (promptsPerStep int, err error) {
+	switch {
+	case env.Task == nil:
+		return 0, fmt.Errorf("%s: needs a task (sampling mask, horizon)", what)
+	case len(prompts) == 0:
+		return 0, fmt.Errorf("%s: no prompts", what)
+	case ref.Config() != policy.Config():
+		return 0, fmt.Errorf("%s: the reference and the policy have different model configs", what)
+	case k < 1 || batch%k != 0:
+		return 0, fmt.Errorf("%s: per_device_train_batch_size %d (completions per step) is not a multiple of num_generations %d", what, batch, k)
+	}
+	return batch / k, nil
+}

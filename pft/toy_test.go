@@ -12,10 +12,12 @@ import (
 )
 
 // toyTask is a hand-written task small enough for training tests to run in
-// seconds: a prompt is two letters x y and the separator; a completion of at
-// most 3 tokens earns +1 for every letter equal to x and −½ for every other
-// token. The best completion is "x x x" (gold 3); an untrained policy, about
-// uniform over the 9 ids, scores about −0.7.
+// seconds: a prompt is three letters x y z and the separator; a completion of at
+// most 3 tokens earns +1 for every letter equal to x (other tokens earn 0).
+// The best completion is "x x x" (gold 3); an untrained policy, about uniform
+// over the 9 ids, scores about 0.3. Learning it means learning to copy the
+// first prompt token, which a 1-layer, 16-wide model picks up too erratically
+// for DPO to pass reliably in a few hundred steps; 32 wide is reliable.
 //
 // Every id may be sampled (the toy model has no PAD id, and AllowedOutput
 // allows everything), so the sampling distribution is exactly the policy's
@@ -50,7 +52,7 @@ func (t toyTask) AllowedOutput() []bool {
 }
 
 func (toyTask) Gold(prompt, completion []int32) (float64, error) {
-	if len(prompt) != 3 || prompt[2] != toySep {
+	if len(prompt) != 4 || prompt[3] != toySep {
 		return 0, fmt.Errorf("toy: bad prompt %v", prompt)
 	}
 	if len(completion) > toyHorizon {
@@ -63,31 +65,31 @@ func (toyTask) Gold(prompt, completion []int32) (float64, error) {
 		}
 		if c == prompt[0] {
 			g++
-		} else {
-			g -= 0.5
 		}
 	}
 	return g, nil
 }
 
-// toyPrompts returns the 20 training prompts and the 5 held-out ones (x+y ≡ 0 mod 5).
+// toyPrompts returns the 100 training prompts and the 25 held-out ones (x+y+z ≡ 0 mod 5).
 func toyPrompts() (train, heldOut [][]int32) {
 	for x := range toyLetters {
 		for y := range toyLetters {
-			p := []int32{toyFirst + int32(x), toyFirst + int32(y), toySep}
-			if (x+y)%5 == 0 {
-				heldOut = append(heldOut, p)
-			} else {
-				train = append(train, p)
+			for z := range toyLetters {
+				p := []int32{toyFirst + int32(x), toyFirst + int32(y), toyFirst + int32(z), toySep}
+				if (x+y+z)%5 == 0 {
+					heldOut = append(heldOut, p)
+				} else {
+					train = append(train, p)
+				}
 			}
 		}
 	}
 	return train, heldOut
 }
 
-// toyModelConfig is a 1-layer, 16-wide policy for the toy task.
+// toyModelConfig is a 1-layer, 32-wide policy for the toy task.
 func toyModelConfig() model.Config {
-	c := model.NewConfig(9, 3+toyHorizon+1, 16, 1, 2)
+	c := model.NewConfig(9, 4+toyHorizon+1, 32, 1, 2)
 	c.EOSTokenID, c.PadTokenID = 1, -1 // no PAD id: the sampler may emit any id
 	return c
 }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"roads/pft"
+)
+
+func init() {
+	register("rloo", "RLOO: k samples per prompt, leave-one-out baseline, k1 KL penalty in the reward", runRLOO)
+}
+
+func runRLOO(args []string, stdout io.Writer) error {
+	cfg := pft.DefaultRLOOTrainConfig()
+	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+		return err
+	}
+	fs := newFlags("rloo")
+	addTrainFlags(fs, &cfg.TrainArgs)
+	var o onlineCLI
+	addOnlineInputFlags(fs, &cfg.Inputs, &o)
+	fs.IntVar(&cfg.NumGenerations, "num_generations", cfg.NumGenerations, "samples per prompt k (per_device_train_batch_size counts completions and must be a multiple)")
+	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "KL coefficient β: R = score − β Σ_t (log π − log π_ref)")
+	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
+	fs.BoolVar(&cfg.NormalizeAdvantages, "normalize_advantages", cfg.NormalizeAdvantages, "standardise the advantages over the batch")
+	fs.Float64Var(&cfg.Epsilon, "epsilon", cfg.Epsilon, "clip range of the probability ratio")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)
+	if err != nil {
+		return err
+	}
+	slog.Info("rloo", "prompts", len(st.prompts), "k", cfg.NumGenerations, "beta", cfg.Beta, "verifier", fmt.Sprint(st.verifier), "output_dir", cfg.OutputDir)
+	if err := pft.TrainRLOO(cfg, st.policy, st.ref, st.verifier, st.prompts, st.env); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rloo: model written to %s\n", cfg.OutputDir)
+	return o.eval.report(stdout, cfg.OutputDir, st.policy, st.ref, st.task, cfg.Seed)
+}
