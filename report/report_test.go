@@ -83,7 +83,7 @@ func TestJudge(t *testing.T) {
 
 func TestCombine(t *testing.T) {
 	h := Hypothesis{ID: "H9", Name: "test", Paper: exp.NotSupported}
-	cr := func(v string) *ContrastResult { return &ContrastResult{Verdict: v} }
+	cr := func(v string) *ContrastResult { return &ContrastResult{Verdict: v, Estimate: Stat{N: 3}} }
 	for _, c := range []struct {
 		in    []string
 		want  string
@@ -257,6 +257,9 @@ func TestReportFromFixture(t *testing.T) {
 	if v := verdicts["H1"]; v.Verdict != exp.Inconclusive || !strings.Contains(v.Reason, "no results") {
 		t.Fatalf("H1: %+v", v)
 	}
+	if v := combine(Hypothesis{ID: "H9"}, []*ContrastResult{{Verdict: exp.Inconclusive, Estimate: Interval(nil)}}); !strings.Contains(v.Reason, "no results") {
+		t.Fatalf("no-data comparison: %+v", v)
+	}
 
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil {
@@ -269,7 +272,7 @@ func TestReportFromFixture(t *testing.T) {
 		"`x_gain` (fx): a − b on x on gold = +1.000 [+0.5032, +1.497], n = 3 paired units; H3 predicts > 0 → **supported**",
 		"- **H6** (",
 		"**supported** (2 of 2 comparisons support it); paper: supported (agrees).",
-		"- **H1** (", "**inconclusive** (no results: none of the experiments testing it has been run); paper: not supported; ours is inconclusive",
+		"- **H1** (", "**inconclusive** (no results: the experiments testing it have no complete comparison yet); paper: not supported; ours is inconclusive",
 		"| `kl_x` KL a − b on x | kl | 0 (n=1) | 1 | pattern | positive | **inconclusive** |  |",
 		"- `y_gain` per unit: seed=1: +0.1000; seed=2: -0.1000; seed=3: +0.1000",
 		"1 older records whose configuration is no longer in this grid are left out",

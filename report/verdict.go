@@ -103,6 +103,17 @@ type HypothesisVerdict struct {
 // disagree, inconclusive (mixed evidence).
 func combine(h Hypothesis, cs []*ContrastResult) HypothesisVerdict {
 	v := HypothesisVerdict{Hypothesis: h, Comparisons: cs}
+	var withData []*ContrastResult
+	for _, c := range cs {
+		if c.Estimate.N > 0 {
+			withData = append(withData, c)
+		}
+	}
+	if len(withData) == 0 {
+		v.Verdict, v.Reason = exp.Inconclusive, "no results: the experiments testing it have no complete comparison yet"
+		return v
+	}
+	cs = withData
 	var sup, not, inc int
 	for _, c := range cs {
 		switch c.Verdict {
@@ -115,8 +126,6 @@ func combine(h Hypothesis, cs []*ContrastResult) HypothesisVerdict {
 		}
 	}
 	switch {
-	case len(cs) == 0:
-		v.Verdict, v.Reason = exp.Inconclusive, "no results: none of the experiments testing it has been run"
 	case sup == 0 && not == 0:
 		v.Verdict, v.Reason = exp.Inconclusive, fmt.Sprintf("all %d comparisons are inconclusive", len(cs))
 	case sup > 0 && not > 0:
