@@ -3,6 +3,8 @@ package pft
 import (
 	"fmt"
 	"math"
+
+	"roads/model"
 )
 
 // Group Relative Policy Optimisation (Shao et al. 2024, DeepSeekMath), as TRL's GRPOTrainer.
@@ -262,4 +264,125 @@ func GRPOLoss(cfg GRPOConfig, b GRPOBatch) (TokenLoss, error) {
 		out.Metrics["entropy"] = entropySum / tf
 	}
 	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// The GRPO training loop (`roads grpo`).
+//
+// Every step samples num_generations completions for each prompt of the
+// batch from the current policy (as RLOO), scores them with the verifier
+// (less missing_eos_penalty), normalises the scores within each group into
+// advantages, and takes ONE optimiser step on the loss above (num_iterations
+// = 1: π_old = π, ρ = 1, nothing is clipped) with the per-token KL term
+// β·k3 against π_ref differentiated in the loss.
+//
+// KL placement (kl.go): k3 in the loss, nothing in the reward. For
+// comparability with RLOO and PPO the run still logs objective/kl as the
+// mean per-sequence Σ_t k1_t of the samples (and objective/non_score_reward =
+// −β·objective/kl, objective/rlhf_reward = scores + non_score_reward), next
+// to the loss's own kl (token mean of k3). β defaults to 0.05, not TRL's 0,
+// so that every trainer here regularises towards the same reference.
+
+// GRPOTrainConfig is `roads grpo`'s configuration (TRL GRPOConfig names).
+type GRPOTrainConfig struct {
+	TrainArgs
+	Inputs
+	NumGenerations    int     `json:"num_generations"`
+	Beta              float64 `json:"beta"`
+	Epsilon           float64 `json:"epsilon"`
+	EpsilonHigh       float64 `json:"epsilon_high"` // 0: same as epsilon
+	LossType          string  `json:"loss_type"`    // dapo, bnpo, grpo, dr_grpo
+	ScaleRewards      string  `json:"scale_rewards"`
+	MissingEOSPenalty float64 `json:"missing_eos_penalty"`
+}
+
+// DefaultGRPOTrainConfig: 4 generations, β = 0.05, ε = 0.2, dapo, group scaling, lr 1e-4.
+func DefaultGRPOTrainConfig() GRPOTrainConfig {
+	a := DefaultTrainArgs()
+	a.LearningRate = 1e-4
+	return GRPOTrainConfig{TrainArgs: a, NumGenerations: 4, Beta: DefaultDPOBeta, Epsilon: 0.2, LossType: GRPOLossDAPO, ScaleRewards: ScaleGroup}
+}
+
+// TrainGRPO trains policy against verifier v with the k3 KL term to ref on
+// the given prompts and writes the run into cfg.OutputDir.
+func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
+	const what = "grpo"
+	lossCfg := GRPOConfig{Beta: cfg.Beta, Epsilon: cfg.Epsilon, EpsilonHigh: cfg.EpsilonHigh, LossType: cfg.LossType}
+	if env.Task != nil {
+		lossCfg.MaxCompletionLength = env.Task.Horizon() + 1 // EOS included
+	}
+	if cfg.NumGenerations < 2 {
+		return fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, cfg.NumGenerations)
+	}
+	// Validate the loss settings before any sampling.
+	if _, err := GRPOLoss(lossCfg, GRPOBatch{Logp: [][]float64{{0}}, RefLogp: [][]float64{{0}}, Advantages: []float64{0}}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if _, _, err := GRPOAdvantages([]float64{0, 0}, 2, cfg.ScaleRewards); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	perStep, err := checkOnline(what, policy, ref, env, prompts, cfg.PerDeviceTrainBatchSize, cfg.NumGenerations)
+	if err != nil {
+		return err
+	}
+	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, policy: policy, tk: env.Tokenizer,
+		total: rlSteps(cfg.TrainArgs, len(prompts), perStep), progress: env.Progress})
+	if err != nil {
+		return err
+	}
+	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	r.onSave = func(step int) error { return writeSamples(cfg.OutputDir, step, policy, env, cfg.Seed) }
+	var order orderCache
+	for r.step < r.total {
+		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
+		roll, err := collectRollout(policy, ref, v, env.Task, batch, cfg.NumGenerations, stepRNG(cfg.Seed, what, r.step))
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		scores, err := applyMissingEOSPenalty(what, roll.scores, roll.s.eos, cfg.MissingEOSPenalty)
+		if err != nil {
+			return err
+		}
+		// A_i = (r_i − mean_group r)/(std_group r + 1e-4)
+		adv, advMetrics, err := GRPOAdvantages(scores, cfg.NumGenerations, cfg.ScaleRewards)
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		policy.ZeroGrad()
+		out, err := policy.Forward(model.Batch{Tokens: roll.s.seqs, PromptLen: roll.s.promptLens}, model.ForwardOptions{})
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		logp := raggedTokens(out, out.LogProbs)
+		// ℓ_{i,t} = −min(ρA, clip(ρ)A) + β k3_{i,t}, aggregated by loss_type.
+		loss, err := GRPOLoss(lossCfg, GRPOBatch{Logp: logp, RefLogp: roll.refLogp, Advantages: adv, Entropy: raggedTokens(out, out.Entropy)})
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		if err := policy.Backward(flatGrad(out, loss.Grad), nil); err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		m := loss.Metrics
+		for k, val := range advMetrics {
+			m[k] = val
+		}
+		var kl, ent float64
+		for i, row := range logp {
+			kl += K1.Sequence(row, roll.refLogp[i])
+			ent -= sumRow(row)
+		}
+		nf := float64(len(logp))
+		m["objective/scores"] = mean(scores)
+		m["objective/kl"] = kl / nf
+		m["objective/entropy"] = ent / nf
+		m["objective/non_score_reward"] = -cfg.Beta * kl / nf
+		m["objective/rlhf_reward"] = mean(scores) - cfg.Beta*kl/nf
+		roll.healthMetrics(m)
+		if err := r.update(loss.Loss, m); err != nil {
+			return err
+		}
+	}
+	return r.finish()
 }
