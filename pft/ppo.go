@@ -3,6 +3,9 @@ package pft
 import (
 	"fmt"
 	"math"
+	"path/filepath"
+
+	"roads/model"
 )
 
 // Proximal Policy Optimisation with a value head (Schulman et al. 2017; Ouyang et
@@ -337,4 +340,215 @@ func (cfg PPOConfig) validate(what string) error {
 		}
 	}
 	return nil
+}
+
+// ---------------------------------------------------------------------------
+// The PPO training loop (`roads ppo`).
+//
+// Every step samples one completion per prompt of the batch from the current
+// policy π_old (temperature 1, the task's mask, max_new_tokens = horizon) and
+// scores it with the verifier. A forward pass of π_old gives log π_old per
+// token, one of π_ref the k1 penalty (KL in the reward: r_t = −β k1_t, the
+// score at the last token), and one of the value model V_old(s_t). GAE turns
+// them into advantages and returns, and the step then makes num_ppo_epochs ×
+// num_mini_batches optimiser updates of the clipped loss above — the ratio ρ
+// moves away from 1 after the first update, which is what the clip is for
+// (policy/clipfrac_avg). The learning rate follows the schedule by step.
+//
+// The value model is a separate scalar-head transformer trained jointly (one
+// global gradient-norm clip over policy and value, like TRL's
+// PolicyAndValueWrapper). Its value V(s_t) for the state before token t is
+// the head's per-token score after reading the token before t. It is
+// initialised from the reward model when the verifier is a global RM (TRL's
+// convention: value_model_path = reward_model_path), otherwise from the
+// policy's trunk with a fresh head (NewValueModel); training_config.json
+// records which. It is checkpointed with the policy and written to
+// output_dir/value_model at the end.
+
+// PPOTrainConfig is `roads ppo`'s configuration (TRL PPOConfig names).
+type PPOTrainConfig struct {
+	TrainArgs
+	Inputs
+	KLCoef            float64 `json:"kl_coef"` // β of the k1 penalty in the reward
+	Gamma             float64 `json:"gamma"`
+	Lam               float64 `json:"lam"`
+	ClipRange         float64 `json:"cliprange"`
+	ClipRangeValue    float64 `json:"cliprange_value"`
+	VFCoef            float64 `json:"vf_coef"`
+	NumPPOEpochs      int     `json:"num_ppo_epochs"`
+	NumMiniBatches    int     `json:"num_mini_batches"`
+	MissingEOSPenalty float64 `json:"missing_eos_penalty"`
+	ValueModelInit    string  `json:"value_model_init,omitempty"` // "reward_model" or "policy" (set by NewValueModel's caller)
+}
+
+// DefaultPPOTrainConfig: TRL's PPO defaults (γ 1, λ 0.95, clip 0.2, vf_coef
+// 0.1, 4 PPO epochs, 1 minibatch) with kl_coef = 0.05 (also the paper's DPO
+// β), lr 1e-4 and 32 prompts per step.
+func DefaultPPOTrainConfig() PPOTrainConfig {
+	a := DefaultTrainArgs()
+	a.LearningRate = 1e-4
+	d := DefaultPPOConfig()
+	return PPOTrainConfig{TrainArgs: a, KLCoef: d.KLCoef, Gamma: d.Gamma, Lam: d.Lambda, ClipRange: d.ClipRange,
+		ClipRangeValue: d.ClipRangeValue, VFCoef: d.VFCoef, NumPPOEpochs: 4, NumMiniBatches: 1}
+}
+
+func (c PPOTrainConfig) loss() PPOConfig {
+	return PPOConfig{KLCoef: c.KLCoef, MissingEOSPenalty: c.MissingEOSPenalty, Gamma: c.Gamma, Lambda: c.Lam,
+		ClipRange: c.ClipRange, ClipRangeValue: c.ClipRangeValue, VFCoef: c.VFCoef}
+}
+
+// NewValueModel returns a trainable value model for PPO and says how it was
+// initialised: a copy of the verifier's model when it is a global RM,
+// otherwise the policy's trunk with a fresh scalar head.
+func NewValueModel(policy *model.Model, v Verifier, seed uint64) (*model.Model, string, error) {
+	if rm, ok := v.(GlobalRM); ok {
+		m, err := model.New(rm.Model.Config(), seed)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := m.CopyWeightsFrom(rm.Model); err != nil {
+			return nil, "", err
+		}
+		return m, "reward_model", nil
+	}
+	m, err := NewGlobalRM(policy, "last", seed)
+	return m, "policy", err
+}
+
+// valueRows gathers the value model's V(s_t) for every response token t of
+// each sequence: the per-token score after reading token t−1. Rows line up
+// with raggedTokens of an LM forward pass over the same batch.
+func valueRows(out *model.Output) [][]float64 {
+	rows := make([][]float64, out.B)
+	for i := range out.B {
+		for t := max(1, out.PromptLen[i]); t < out.Lens[i]; t++ {
+			rows[i] = append(rows[i], float64(out.Scores[i*out.T+t-1]))
+		}
+	}
+	return rows
+}
+
+// valueGradFlat scatters dL/dV(s_t) back onto the scores they were read
+// from (the inverse of valueRows), in the scalar head's [B·T] layout.
+func valueGradFlat(out *model.Output, grad [][]float64) []float32 {
+	g := make([]float32, out.B*out.T)
+	for i := range out.B {
+		k := 0
+		for t := max(1, out.PromptLen[i]); t < out.Lens[i]; t++ {
+			g[i*out.T+t-1] = float32(grad[i][k])
+			k++
+		}
+	}
+	return g
+}
+
+// TrainPPO trains policy and its value model against verifier v with a k1
+// KL penalty to ref, on the given prompts, and writes the run into
+// cfg.OutputDir. per_device_train_batch_size counts prompts (one completion
+// each).
+func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, prompts [][]int32, env Env) error {
+	const what = "ppo"
+	lossCfg := cfg.loss()
+	if err := lossCfg.validate(what); err != nil {
+		return err
+	}
+	if cfg.NumPPOEpochs < 1 || cfg.NumMiniBatches < 1 || cfg.NumMiniBatches > cfg.PerDeviceTrainBatchSize {
+		return fmt.Errorf("%s: num_ppo_epochs = %d, num_mini_batches = %d: want ≥ 1, and at most per_device_train_batch_size minibatches", what, cfg.NumPPOEpochs, cfg.NumMiniBatches)
+	}
+	if value.Config().Head != "scalar" || value.Config().VocabSize != policy.Config().VocabSize {
+		return fmt.Errorf("%s: the value model needs a scalar head and the policy's vocabulary", what)
+	}
+	perStep, err := checkOnline(what, policy, ref, env, prompts, cfg.PerDeviceTrainBatchSize, 1)
+	if err != nil {
+		return err
+	}
+	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, policy: policy, tk: env.Tokenizer,
+		total: rlSteps(cfg.TrainArgs, len(prompts), perStep), aux: []*model.Model{value}, auxNames: []string{"value"}, progress: env.Progress})
+	if err != nil {
+		return err
+	}
+	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	r.onSave = func(step int) error { return writeSamples(cfg.OutputDir, step, policy, env, cfg.Seed) }
+	var order orderCache
+	for r.step < r.total {
+		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
+		roll, err := collectRollout(policy, ref, v, env.Task, batch, 1, stepRNG(cfg.Seed, what, r.step))
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		seqs, plens := roll.s.seqs, roll.s.promptLens
+		oldLogp, err := tokenLogProbs(policy, seqs, plens)
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		oldValues := make([][]float64, len(seqs))
+		for lo := 0; lo < len(seqs); lo += scoreChunk {
+			hi := min(lo+scoreChunk, len(seqs))
+			out, err := value.Forward(model.Batch{Tokens: seqs[lo:hi], PromptLen: plens[lo:hi]}, model.ForwardOptions{})
+			if err != nil {
+				return fmt.Errorf("%s: step %d: value model: %w", what, r.step+1, err)
+			}
+			copy(oldValues[lo:hi], valueRows(out))
+		}
+		// r_t = −β k1_t (+ score at the end), GAE, whitened advantages (equations above).
+		adv, err := PPOAdvantages(lossCfg, PPORollout{Scores: roll.scores, ContainsEOS: roll.s.eos, Logp: oldLogp, RefLogp: roll.refLogp, Values: oldValues})
+		if err != nil {
+			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+		}
+		n := len(seqs)
+		for epoch := range cfg.NumPPOEpochs {
+			perm := stepRNG(cfg.Seed, "ppo_minibatch", r.step*cfg.NumPPOEpochs+epoch).Perm(n)
+			for mb := range cfg.NumMiniBatches {
+				idx := perm[mb*n/cfg.NumMiniBatches : (mb+1)*n/cfg.NumMiniBatches]
+				mbBatch := model.Batch{Tokens: make([][]int32, len(idx)), PromptLen: make([]int, len(idx))}
+				pick := func(x [][]float64) [][]float64 {
+					out := make([][]float64, len(idx))
+					for b, i := range idx {
+						out[b] = x[i]
+					}
+					return out
+				}
+				for b, i := range idx {
+					mbBatch.Tokens[b], mbBatch.PromptLen[b] = seqs[i], plens[i]
+				}
+				policy.ZeroGrad()
+				value.ZeroGrad()
+				outP, err := policy.Forward(mbBatch, model.ForwardOptions{})
+				if err != nil {
+					return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+				}
+				outV, err := value.Forward(mbBatch, model.ForwardOptions{})
+				if err != nil {
+					return fmt.Errorf("%s: step %d: value model: %w", what, r.step+1, err)
+				}
+				// L = L_clip + c_v L_V over the minibatch's tokens.
+				loss, err := PPOLoss(lossCfg, PPOBatch{Logp: raggedTokens(outP, outP.LogProbs), Values: valueRows(outV),
+					OldLogp: pick(oldLogp), OldValues: pick(oldValues), Advantages: pick(adv.Advantages), Returns: pick(adv.Returns),
+					Entropy: raggedTokens(outP, outP.Entropy)})
+				if err != nil {
+					return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+				}
+				if err := policy.Backward(flatGrad(outP, loss.GradLogp), nil); err != nil {
+					return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+				}
+				if err := value.BackwardScalar(nil, valueGradFlat(outV, loss.GradValues)); err != nil {
+					return fmt.Errorf("%s: step %d: value model: %w", what, r.step+1, err)
+				}
+				if err := r.applyGradients(loss.Loss, loss.Metrics); err != nil {
+					return err
+				}
+			}
+		}
+		m := adv.Metrics
+		roll.healthMetrics(m)
+		r.recordAll(m)
+		if err := r.endStep(); err != nil {
+			return err
+		}
+	}
+	return r.finishWith(func() error {
+		return model.SaveDir(filepath.Join(cfg.OutputDir, "value_model"), value, env.Tokenizer)
+	})
 }

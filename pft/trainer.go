@@ -365,6 +365,9 @@ func (r *run) applyGradients(loss float64, m Metrics) error {
 	if poisonAt > 0 && r.step+1 == poisonAt {
 		r.policy.Params()[0].Grad[0] = float32(math.NaN())
 	}
+	if poisonValueAt > 0 && r.step+1 == poisonValueAt && len(r.aux) > 0 {
+		r.aux[0].model.Params()[0].Grad[0] = float32(math.NaN())
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return fmt.Errorf("%s: step %d: loss is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, loss, r.args.OutputDir)
 	}
@@ -456,9 +459,10 @@ func (r *run) endStep() error {
 	return nil
 }
 
-// Test hooks: stopAfter simulates a crash after that many updates; poisonAt
-// puts a NaN into the first parameter's gradient at that update.
-var stopAfter, poisonAt int
+// Test hooks: stopAfter simulates a crash after that many steps; poisonAt
+// (poisonValueAt) puts a NaN into the first gradient of the policy (the first
+// auxiliary model) at that step.
+var stopAfter, poisonAt, poisonValueAt int
 
 func (r *run) record(name string, v float64) { r.window[name] = append(r.window[name], v) }
 
