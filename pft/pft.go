@@ -3,10 +3,29 @@
 // per algorithm (sft.go, dpo.go, rm.go, onlinedpo.go, rloo.go, ppo.go, grpo.go,
 // bon.go, kl.go), each stating its loss as an equation next to the code.
 //
-// The functions here are the loss/advantage layer: pure functions from what a
-// transformer forward pass yields to (loss value, upstream gradients, metrics).
-// They know nothing about the model; the training loops feed them and hand the
-// gradients to the model's backward pass.
+// Two layers. The loss/advantage layer: pure functions from what a transformer
+// forward pass yields to (loss value, upstream gradients, metrics); they know
+// nothing about the model. The training loops (TrainSFT, TrainDPO,
+// TrainRewardModel, TrainOnlineDPO, TrainRLOO, TrainGRPO, TrainPPO, and
+// BestOfNEval), each at the end of its algorithm's file, feed them and hand
+// the gradients to the model's backward pass; trainer.go keeps their shared
+// bookkeeping and rollout.go their shared sampling and scoring.
+//
+// Every loop takes the same TrainArgs (TRL names) and writes a run directory:
+// training_config.json (the resolved config, with where its inputs came from),
+// metrics.jsonl (one object per logging step: step, wall_time, loss,
+// grad_norm, learning_rate and the algorithm's TRL-named metrics; evaluation
+// lines carry eval_ names), checkpoint-N/ (resumable bit-identically),
+// samples/step-N.jsonl (gold-scored sample completions at each checkpoint,
+// when the run has a task), ref_model/ (the frozen reference of a policy
+// run) and the final model files at the top, so the directory loads as a
+// model — and, through LoadVerifier, as a verifier. A non-finite loss or
+// gradient stops a run naming the step and the tensor; the last checkpoint
+// stays.
+//
+// KL placement (kl.go): k1 in the reward (RLOO, PPO, the logged objective/kl
+// of every online trainer), k3 in the loss (GRPO). DPO-family β and every
+// online trainer's KL coefficient default to the paper's 0.05.
 //
 // Symbols (the paper's, §1.2): x (or s_0) is the prompt, y = (a_0, …, a_{T−1}) a
 // completion, s_t = (x, a_0, …, a_{t−1}) the state before token t, π the policy
