@@ -182,8 +182,9 @@ type EvalSettings struct {
 // Evaluate scores policy on the task's held-out test prompts (temperature
 // 1, seeded by the cell) with the gold judge, with KL to ref (nil: none),
 // and returns the metrics every policy-producing method records: gold
-// (with its CI over prompts), reference_gold, gold_frac, win_rate, rouge_l,
-// kl, mean_length, eos_rate, and a few samples.
+// (with its CI over prompts), reference_gold, gold_frac, win_rate and kl
+// (each with its CI over prompts), rouge_l, mean_length, eos_rate, and a few
+// samples.
 func Evaluate(c exp.Cell, t *task.Task, policy, ref *model.Model) (exp.Result, error) {
 	var es EvalSettings
 	if err := c.Decode("eval", &es); err != nil {
@@ -210,14 +211,15 @@ func Evaluate(c exp.Cell, t *task.Task, policy, ref *model.Model) (exp.Result, e
 func ResultFromReport(rep *eval.Report) exp.Result {
 	m := map[string]float64{
 		"gold": rep.Gold.Mean, "gold_ci_low": rep.Gold.Low, "gold_ci_high": rep.Gold.High,
-		"reference_gold": rep.ReferenceGold, "win_rate": rep.WinRate.Mean, "rouge_l": rep.RougeL.Mean,
+		"reference_gold": rep.ReferenceGold, "win_rate": rep.WinRate.Mean, "win_rate_ci_low": rep.WinRate.Low,
+		"win_rate_ci_high": rep.WinRate.High, "rouge_l": rep.RougeL.Mean,
 		"mean_length": rep.MeanLength, "eos_rate": rep.EOSRate,
 	}
 	if rep.ReferenceGold != 0 {
 		m["gold_frac"] = rep.Gold.Mean / rep.ReferenceGold
 	}
 	if rep.KL != nil {
-		m["kl"] = rep.KL.Mean
+		m["kl"], m["kl_ci_low"], m["kl_ci_high"] = rep.KL.Mean, rep.KL.Low, rep.KL.High
 	}
 	res := exp.Result{Metrics: m}
 	for _, s := range rep.Samples {
