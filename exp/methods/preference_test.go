@@ -3,6 +3,7 @@ package methods
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"roads/exp"
@@ -143,6 +144,17 @@ func TestPreferenceMethodsRecords(t *testing.T) {
 	for kind, want := range map[string]int{"sft": 1, "prefs": 2, "rm_" + pft.RMGlobal: 1, "rm_" + pft.RMLocal: 1, "dpo": 2} {
 		if got := count(kind); got != want {
 			t.Errorf("%d %s artefacts, want %d", got, kind, want)
+		}
+	}
+}
+
+// TestPreferenceMethodsDeterministic: the same cells in two fresh stores
+// give bit-identical metrics (every artefact rebuilt from scratch).
+func TestPreferenceMethodsDeterministic(t *testing.T) {
+	a, b := runSpec(t, t.TempDir(), tinyPolicySpec), runSpec(t, t.TempDir(), tinyPolicySpec)
+	for m, r := range a {
+		if !reflect.DeepEqual(r.Metrics, b[m].Metrics) {
+			t.Errorf("%s: two runs differ:\n%v\n%v", m, r.Metrics, b[m].Metrics)
 		}
 	}
 }
