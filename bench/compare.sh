@@ -10,7 +10,12 @@
 #      PYTHON     interpreter with torch (default /usr/bin/python3, Debian's)
 #      ROADS      a prebuilt roads binary to use instead of building ./cmd/roads
 #
-# Needs Debian's PyTorch: apt-get update && apt-get install -y python3-torch
+# Needs Debian's PyTorch with OpenBLAS behind it:
+#   apt-get update && apt-get install -y python3-torch libopenblas0-pthread
+# Without an OpenBLAS package Debian's libblas.so.3 is the reference BLAS and the peer runs ~10x slower, which
+# would flatter roads; the script refuses to run then. The peer runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# unset (this workplace sets them for old OpenBLAS builds; unset, Debian's 0.3.21 picks its own AVX-512 kernels
+# and measured 24k -> 30k tok/s best at d128 here).
 # (it is /usr/bin/python3's module; a pyenv python3 on PATH does not see it).
 set -euo pipefail
 
@@ -36,7 +41,7 @@ cpus="${CPUS:-0,1}"
 
 if [[ ! -x "$py" ]] || ! "$py" -c 'import torch' 2>/dev/null; then
 	echo "compare.sh: PyTorch is not installed for $py. Install Debian's package (as root):" >&2
-	echo "    apt-get update && apt-get install -y python3-torch" >&2
+	echo "    apt-get update && apt-get install -y python3-torch libopenblas0-pthread" >&2
 	exit 1
 fi
 
@@ -93,9 +98,16 @@ if ((torch_only == 0)); then
 	run roads "${pin[@]}" "$roads" bench --json --steps "$steps"
 fi
 peer_args=(--threads 2 --json --heads 4 --batch 32 --ctx 64 --vocab 256)
-run torch_train_d128 "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode train --d 128 --layers 2 --steps "$steps"
-run torch_train_d256 "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode train --d 256 --layers 4 --steps "$steps"
-run torch_sample_d128 "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode sample --d 128 --layers 2
+blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)"
+if [[ "$blas" != *openblas* ]]; then
+	echo "compare.sh: libblas.so.3 is $blas, not OpenBLAS: PyTorch would run on the reference BLAS. Install:" >&2
+	echo "    apt-get install -y libopenblas0-pthread" >&2
+	exit 1
+fi
+peer_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+run torch_train_d128 "${peer_env[@]}" "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode train --d 128 --layers 2 --steps "$steps"
+run torch_train_d256 "${peer_env[@]}" "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode train --d 256 --layers 4 --steps "$steps"
+run torch_sample_d128 "${peer_env[@]}" "${pin[@]}" "$py" "$peer" "${peer_args[@]}" --mode sample --d 128 --layers 2
 
 "$py" - "$tmp" "$torch_only" <<'EOF'
 import json, os, statistics, sys
