@@ -176,3 +176,32 @@ func TestTrainArgsValidate(t *testing.T) {
 		t.Fatalf("bad schedule: %v", err)
 	}
 }
+
+func TestResumeRefusesAnotherSeed(t *testing.T) {
+	ex, mc := tinySFT()
+	cfg := DefaultSFTConfig()
+	cfg.OutputDir = t.TempDir()
+	cfg.MaxSteps = 4
+	cfg.SaveSteps = 2
+	cfg.PerDeviceTrainBatchSize = 8
+	cfg.DisableTQDM = true
+	m, _ := model.New(mc, 1)
+	stopAfter = 3
+	err := TrainSFT(cfg, m, nil, ex, nil)
+	stopAfter = 0
+	if err == nil {
+		t.Fatal("simulated interruption did not stop the run")
+	}
+	var st struct {
+		RNGState []byte `json:"rng_state"`
+	}
+	raw, err := os.ReadFile(filepath.Join(cfg.OutputDir, "checkpoint-2", "trainer_state.json"))
+	if err != nil || json.Unmarshal(raw, &st) != nil || len(st.RNGState) == 0 {
+		t.Fatalf("checkpoint-2/trainer_state.json has no rng_state (%v)", err)
+	}
+	cfg.Seed++
+	m2, _ := model.New(mc, 1)
+	if err := TrainSFT(cfg, m2, nil, ex, nil); err == nil || !strings.Contains(err.Error(), "another --seed") {
+		t.Fatalf("resume under another seed: %v", err)
+	}
+}

@@ -288,6 +288,11 @@ func (r *run) resume() error {
 	if c.State.GlobalStep > r.total {
 		return fmt.Errorf("%s: checkpoint step %d is past this run's %d steps", info.Dir, c.State.GlobalStep, r.total)
 	}
+	if want, err := rngStateAt(r.args.Seed, c.State.GlobalStep); err != nil {
+		return err
+	} else if len(c.State.RNGState) > 0 && !bytes.Equal(c.State.RNGState, want) {
+		return fmt.Errorf("%s: trainer_state.json rng_state does not match seed %d: the checkpoint was written by a run with another --seed", info.Dir, r.args.Seed)
+	}
 	for _, a := range r.aux {
 		mf, of, cf := a.files()
 		var acfg model.Config
@@ -505,6 +510,15 @@ func (r *run) logLine(m Metrics) error {
 	return err
 }
 
+// rngStateAt is trainer_state.json's rng_state: the serialised generator
+// that step `step` draws from. Every random choice of a run (data order,
+// sampling streams) is a function of (seed, purpose, step), so this state is
+// re-derivable; storing it lets resume refuse a checkpoint written under
+// another seed, which would otherwise continue silently on different data.
+func rngStateAt(seed uint64, step int) ([]byte, error) {
+	return stepRNG(seed, "trainer_state", step).MarshalBinary()
+}
+
 // checkpoint saves output_dir/checkpoint-<step> and prunes old ones.
 func (r *run) checkpoint() error {
 	var tokJSON []byte
@@ -514,7 +528,11 @@ func (r *run) checkpoint() error {
 			return err
 		}
 	}
-	state := ckpt.TrainerState{GlobalStep: r.step, MaxSteps: r.total, LRSchedulerStep: r.step,
+	rngState, err := rngStateAt(r.args.Seed, r.step)
+	if err != nil {
+		return err
+	}
+	state := ckpt.TrainerState{GlobalStep: r.step, MaxSteps: r.total, LRSchedulerStep: r.step, RNGState: rngState,
 		BestMetric: r.bestMetric, BestModelCheckpoint: r.bestCheckpoint}
 	c := ckpt.Checkpoint{Config: r.policy.Config(), Model: r.policy.Views(), Optimizer: r.adamState(), State: state, Tokenizer: tokJSON}
 	if len(r.aux) == 0 {
