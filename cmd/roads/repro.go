@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -159,6 +160,7 @@ func runRepro(args []string, stdout io.Writer) error {
 	out := fs.String("out", "runs/repro/report", "report directory (report.md, cells.csv, plots/)")
 	asJSON := fs.Bool("json", false, "print method → gold {mean, ci95_low, ci95_high, n} as JSON instead of the table")
 	noProgress := fs.Bool("no_progress", false, "no progress bar on stderr")
+	jobs := fs.Int("jobs", 0, "local shard processes (see roads run --jobs); 0: one per core for --preset full, else 1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -183,6 +185,33 @@ func runRepro(args []string, stdout io.Writer) error {
 		progress = nil
 	}
 	start := time.Now()
+	if *jobs < 0 {
+		return fmt.Errorf("--jobs %d: want ≥ 0", *jobs)
+	}
+	if *jobs == 0 {
+		*jobs = 1
+		if *preset == "full" {
+			*jobs = runtime.NumCPU()
+		}
+	}
+	if *jobs > 1 {
+		specs := make([]*exp.Spec, len(names))
+		for i, n := range names {
+			var err error
+			if specs[i], err = exp.LoadSpec(n); err != nil {
+				return err
+			}
+		}
+		plan := jobsPlan{Names: names, Specs: specs, Preset: func(*exp.Spec) string { return *preset },
+			Args: []string{"--preset", *preset, "--results", *results}, Results: *results, Jobs: *jobs}
+		if err := runJobs(ctx, plan, progress); err != nil {
+			return fmt.Errorf("repro: %w", err)
+		}
+		if !*asJSON {
+			printJobsStatus(os.Stderr, plan)
+		}
+		names = nil // every cell has run; the report below reads the store
+	}
 	for _, name := range names {
 		spec, err := exp.LoadSpec(name)
 		if err != nil {

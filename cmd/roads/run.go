@@ -59,6 +59,7 @@ func runRun(args []string, stdout io.Writer) error {
 	list := fs.Bool("list", false, "list the cells (id, done/todo, axis values) and run nothing")
 	asJSON := fs.Bool("json", false, "print the summary (or --list) as JSON")
 	noProgress := fs.Bool("no_progress", false, "no progress bar on stderr")
+	jobs := fs.Int("jobs", 1, "run the sweep as this many local shard processes (cores/jobs threads each; logs in RESULTS/_logs); small models use 2 cores better as 2 jobs than as 1")
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -69,6 +70,12 @@ func runRun(args []string, stdout io.Writer) error {
 	}
 	if len(names) == 1 && names[0] == "all" {
 		names = exp.EmbeddedNames()
+	}
+	if *jobs < 1 {
+		return fmt.Errorf("--jobs %d: want ≥ 1", *jobs)
+	}
+	if *jobs > 1 && *shardFlag != "" {
+		return errors.New("--jobs and --shard do not combine: --jobs N runs the shards 0/N … N−1/N itself")
 	}
 	var shard exp.Shard
 	if *shardFlag != "" {
@@ -104,6 +111,31 @@ func runRun(args []string, stdout io.Writer) error {
 	var progress io.Writer = os.Stderr
 	if *noProgress {
 		progress = nil
+	}
+	if *jobs > 1 {
+		var childArgs []string
+		if *preset != "" {
+			childArgs = append(childArgs, "--preset", *preset)
+		}
+		childArgs = append(childArgs, "--results", *results)
+		if *cache != "" {
+			childArgs = append(childArgs, "--cache", *cache)
+		}
+		if *keepGoing {
+			childArgs = append(childArgs, "--keep_going")
+		}
+		if *allowMissing {
+			childArgs = append(childArgs, "--allow_missing")
+		}
+		if *force {
+			return errors.New("--force with --jobs would let every shard rerun cells another shard just finished; run with --force and no --jobs, or delete the records")
+		}
+		plan := jobsPlan{Names: names, Specs: specs, Preset: pick, Args: childArgs, Results: *results, Jobs: *jobs}
+		err := runJobs(ctx, plan, progress)
+		if serr := printJobsStatus(stdout, plan); serr != nil && err == nil {
+			err = serr
+		}
+		return err
 	}
 	var summaries []*exp.Summary
 	for _, s := range specs {
