@@ -43,7 +43,7 @@ func TestReproSmoke(t *testing.T) {
 			rows[strings.TrimSpace(f[1])] = cells
 		}
 	}
-	for _, m := range []string{"sft", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "rloo", "ppo"} {
+	for _, m := range []string{"sft", "sft_stop2", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "rloo", "ppo"} {
 		r, ok := rows[m]
 		if !ok {
 			t.Fatalf("no row for %s:\n%s", m, text)
@@ -61,8 +61,8 @@ func TestReproSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, _ := filepath.Glob(filepath.Join(results, "main", "*.json"))
-	if len(recs) != 8 { // 7 records + spec.json
-		t.Fatalf("%d files in the store, want 7 records and spec.json", len(recs))
+	if len(recs) != 9 { // 8 records + spec.json
+		t.Fatalf("%d files in the store, want 8 records and spec.json", len(recs))
 	}
 
 	stdout.Reset()
@@ -76,7 +76,7 @@ func TestReproSmoke(t *testing.T) {
 		N      int      `json:"n"`
 		CIOver string   `json:"ci_over"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &js); err != nil || len(js) != 7 {
+	if err := json.Unmarshal(stdout.Bytes(), &js); err != nil || len(js) != 8 {
 		t.Fatalf("--json: %v\n%s", err, stdout.String())
 	}
 	for m, s := range js {

@@ -24,6 +24,11 @@ import (
 
 func init() {
 	exp.Register("sft", exp.MethodFunc(runSFT))
+	// sft_stop1, sft_stop2, …: the SFT model stopped after truncate.max_tokens
+	// tokens (set by method_params), the length-rule baseline.
+	for _, name := range []string{"sft_stop1", "sft_stop2", "sft_stop3"} {
+		exp.Register(name, exp.MethodFunc(runSFTTruncated))
+	}
 }
 
 // RNG stream labels of the experiment data (the same as `roads data demos`,
@@ -186,10 +191,6 @@ type EvalSettings struct {
 // (each with its CI over prompts), rouge_l, mean_length, eos_rate, and a few
 // samples.
 func Evaluate(c exp.Cell, t *task.Task, policy, ref *model.Model) (exp.Result, error) {
-	var es EvalSettings
-	if err := c.Decode("eval", &es); err != nil {
-		return exp.Result{}, err
-	}
 	pol, err := eval.NewModelPolicy(policy, t)
 	if err != nil {
 		return exp.Result{}, err
@@ -199,6 +200,15 @@ func Evaluate(c exp.Cell, t *task.Task, policy, ref *model.Model) (exp.Result, e
 		if refPol, err = eval.NewModelPolicy(ref, t); err != nil {
 			return exp.Result{}, err
 		}
+	}
+	return evaluatePolicy(c, t, pol, refPol)
+}
+
+// evaluatePolicy is Evaluate for any eval.Policy.
+func evaluatePolicy(c exp.Cell, t *task.Task, pol, refPol eval.Policy) (exp.Result, error) {
+	var es EvalSettings
+	if err := c.Decode("eval", &es); err != nil {
+		return exp.Result{}, err
 	}
 	rep, err := eval.Evaluate(t, pol, refPol, eval.Options{N: es.Prompts, SamplesPerPrompt: es.SamplesPerPrompt, Seed: task.Hash(c.Seed(), 0xe7a1)})
 	if err != nil {
@@ -270,5 +280,48 @@ func runSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, er
 	if err := addTrainingCurves(&res, dir, "loss"); err != nil {
 		return exp.Result{}, err
 	}
+	return res, nil
+}
+
+// Truncate is the "truncate" parameter of the length-rule baseline.
+type Truncate struct {
+	MaxTokens *int `json:"max_tokens"`
+}
+
+// runSFTTruncated is the length-rule baseline: the SFT model's samples cut
+// after truncate.max_tokens tokens with a forced EOS (eval.Truncated), KL to
+// the SFT model measured exactly as for the trained arms. On summarize a
+// preference-trained arm must beat it before its gain is more than "stop
+// early" (docs/tasks.md, "Length").
+func runSFTTruncated(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+	var tr Truncate
+	if err := c.Decode("truncate", &tr); err != nil {
+		return exp.Result{}, err
+	}
+	if tr.MaxTokens == nil || *tr.MaxTokens < 0 {
+		return exp.Result{}, fmt.Errorf("cell %s: method %s needs truncate.max_tokens ≥ 0", c.ID, c.Method())
+	}
+	var arch ModelArch
+	if err := c.Decode("policy_model", &arch); err != nil {
+		return exp.Result{}, err
+	}
+	m, _, err := SFTModel(ctx, c, art, arch)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	t, err := Task(c)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	base, err := eval.NewModelPolicy(m, t)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	pol := &eval.Truncated{Base: base, MaxTokens: *tr.MaxTokens, Horizon: t.Horizon(), EOS: t.Tokenizer().EOS()}
+	res, err := evaluatePolicy(c, t, pol, base)
+	if err != nil {
+		return exp.Result{}, err
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("SFT samples stopped after %d tokens (forced EOS): the length-rule baseline", *tr.MaxTokens))
 	return res, nil
 }

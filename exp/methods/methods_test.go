@@ -90,3 +90,59 @@ func TestSFTEndToEnd(t *testing.T) {
 		t.Fatalf("summary %v", s)
 	}
 }
+
+// TestSFTStopBaseline: the length-rule arms share the SFT model, stop within
+// their token budget with EOS, pay a non-negative KL to the SFT model, and a
+// cell without truncate.max_tokens is refused by name.
+func TestSFTStopBaseline(t *testing.T) {
+	dir := t.TempDir()
+	spec, err := exp.ParseSpec("stop.json", []byte(`{
+  "name": "stop", "title": "stop", "inherit": "common",
+  "params": {"policy_model": {"d_model": 16, "n_layer": 1, "n_head": 2},
+    "demos": {"n": 64}, "sft": {"max_steps": 10, "per_device_train_batch_size": 16}, "eval": {"prompts": 16, "samples_per_prompt": 2}},
+  "axes": {"seed": [1], "method": ["sft", "sft_stop1", "sft_stop2"]}
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exp.Run(context.Background(), spec, exp.Options{Results: dir}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := exp.OpenStore(dir, "stop")
+	recs, err := st.Records()
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	sftDirs, _ := filepath.Glob(filepath.Join(dir, "_artifacts", "sft", "*", "model.safetensors"))
+	if len(sftDirs) != 1 {
+		t.Fatalf("%d SFT models, want 1 shared by the three arms", len(sftDirs))
+	}
+	for _, r := range recs {
+		m := r.Metrics
+		switch r.Method {
+		case "sft_stop1", "sft_stop2":
+			limit := 1.0
+			if r.Method == "sft_stop2" {
+				limit = 2
+			}
+			if m["mean_length"] > limit || m["eos_rate"] != 1 || !(m["kl"] >= 0) {
+				t.Errorf("%s: mean length %v (limit %v), EOS rate %v, KL %v", r.Method, m["mean_length"], limit, m["eos_rate"], m["kl"])
+			}
+		case "sft":
+			if m["mean_length"] <= 2 {
+				t.Errorf("sft: mean length %v; the test needs an SFT model whose samples run past 2 tokens", m["mean_length"])
+			}
+		}
+	}
+
+	bad, err := exp.ParseSpec("bad.json", []byte(`{"name": "bad", "title": "bad", "inherit": "common",
+  "params": {"policy_model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "demos": {"n": 64}, "sft": {"max_steps": 2}},
+  "axes": {"seed": [1], "method": ["sft_stop1"]}, "method_params": {"sft_stop1": {"truncate": {"max_tokens": null}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = exp.Run(context.Background(), bad, exp.Options{Results: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "needs truncate.max_tokens ≥ 0") {
+		t.Fatalf("missing max_tokens: %v", err)
+	}
+}
