@@ -10,20 +10,7 @@ import (
 )
 
 func TestModelPolicyAgreesWithItself(t *testing.T) {
-	tk, err := task.Load("summarize")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := model.NewConfig(tk.Tokenizer().VocabSize(), tk.MaxTotalLen(), 16, 1, 2)
-	cfg.EOSTokenID, cfg.PadTokenID = int(tk.Tokenizer().EOS()), int(tk.Tokenizer().PAD())
-	m, err := model.New(cfg, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := NewModelPolicy(m, tk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk, p := tinyPolicy(t)
 	p.Chunk = 3 // several chunks
 	prompts := tk.Prompts(task.Test, 1, 8)
 	comps, ended, logps, err := p.Generate(prompts, GenOptions{Temperature: 1, Seed: 9})
