@@ -22,7 +22,7 @@ import (
 func init() {
 	exp.Register("dpo", exp.MethodFunc(runDPO))
 	exp.Register("dpo_2x", exp.MethodFunc(runDPO)) // dpo.num_train_epochs doubled by method_params
-	for _, name := range []string{"online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_sft_aug"} {
+	for _, name := range []string{"online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_local", "online_dpo_sft_aug"} {
 		exp.Register(name, exp.MethodFunc(runOnlineDPO)) // online.* set by method_params
 	}
 	exp.Register("rloo", exp.MethodFunc(runRLOO))
