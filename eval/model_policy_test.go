@@ -42,15 +42,7 @@ func TestModelPolicyAgreesWithItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range seq {
-		s := 0.0
-		for _, v := range logps[i] {
-			s += float64(v)
-		}
-		if math.Abs(s-seq[i]) > 1e-3 {
-			t.Fatalf("row %d: sampled log-probs sum %.6f, forward %.6f", i, s, seq[i])
-		}
-	}
+	checkSampledLogProbs(t, logps, seq, 1e-3)
 	// Same seed, same completions.
 	again, _, _, _ := p.Generate(prompts, GenOptions{Temperature: 1, Seed: 9})
 	for i := range again {
@@ -71,5 +63,20 @@ func TestModelPolicyRejectsMismatchedModel(t *testing.T) {
 	m, _ := model.New(cfg, 1)
 	if _, err := NewModelPolicy(m, tk); err == nil || !strings.Contains(err.Error(), "vocab_size") {
 		t.Fatalf("vocab mismatch error = %v", err)
+	}
+}
+
+// checkSampledLogProbs: the log-probs recorded while sampling sum, row by
+// row, to the sequence log-probs a forward pass gives (within tol).
+func checkSampledLogProbs(t *testing.T, logps [][]float32, seq []float64, tol float64) {
+	t.Helper()
+	for i := range seq {
+		s := 0.0
+		for _, v := range logps[i] {
+			s += float64(v)
+		}
+		if math.Abs(s-seq[i]) > tol {
+			t.Fatalf("row %d: sampled log-probs sum %.6f, forward %.6f", i, s, seq[i])
+		}
 	}
 }

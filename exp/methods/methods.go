@@ -258,18 +258,25 @@ func addTrainingCurves(res *exp.Result, runDir string, keys ...string) error {
 	return nil
 }
 
-// runSFT is the "sft" method: the SFT model itself, evaluated (KL to itself
-// is 0 by definition and is measured as such).
-func runSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+// cellSFT returns the cell's SFT model at policy_model's shape, its
+// directory and the cell's task.
+func cellSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Model, string, *task.Task, error) {
 	var arch ModelArch
 	if err := c.Decode("policy_model", &arch); err != nil {
-		return exp.Result{}, err
+		return nil, "", nil, err
 	}
 	m, dir, err := SFTModel(ctx, c, art, arch)
 	if err != nil {
-		return exp.Result{}, err
+		return nil, "", nil, err
 	}
 	t, err := Task(c)
+	return m, dir, t, err
+}
+
+// runSFT is the "sft" method: the SFT model itself, evaluated (KL to itself
+// is 0 by definition and is measured as such).
+func runSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+	m, dir, t, err := cellSFT(ctx, c, art)
 	if err != nil {
 		return exp.Result{}, err
 	}
@@ -301,15 +308,7 @@ func runSFTTruncated(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.R
 	if tr.MaxTokens == nil || *tr.MaxTokens < 0 {
 		return exp.Result{}, fmt.Errorf("cell %s: method %s needs truncate.max_tokens ≥ 0", c.ID, c.Method())
 	}
-	var arch ModelArch
-	if err := c.Decode("policy_model", &arch); err != nil {
-		return exp.Result{}, err
-	}
-	m, _, err := SFTModel(ctx, c, art, arch)
-	if err != nil {
-		return exp.Result{}, err
-	}
-	t, err := Task(c)
+	m, _, t, err := cellSFT(ctx, c, art)
 	if err != nil {
 		return exp.Result{}, err
 	}
