@@ -127,8 +127,11 @@ func runRun(args []string, stdout io.Writer) error {
 		if *allowMissing {
 			childArgs = append(childArgs, "--allow_missing")
 		}
-		if *force {
-			return errors.New("--force with --jobs would let every shard rerun cells another shard just finished; run with --force and no --jobs, or delete the records")
+		if *force { // shards are disjoint, so each reruns only its own cells
+			childArgs = append(childArgs, "--force")
+		}
+		if *asJSON {
+			return errors.New("--json does not combine with --jobs; afterwards, `roads run ... --list --json` lists what finished")
 		}
 		plan := jobsPlan{Names: names, Specs: specs, Preset: pick, Args: childArgs, Results: *results, Jobs: *jobs}
 		err := runJobs(ctx, plan, progress)
