@@ -65,10 +65,15 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
-	total, done, err := countCells(plan)
+	byExp, err := recordPaths(plan)
 	if err != nil {
 		return err
 	}
+	var paths []string
+	for _, s := range plan.Specs {
+		paths = append(paths, byExp[s.Name]...)
+	}
+	total, done := len(paths), countRecords(paths)
 	threads := threadsPerJob(plan.Jobs)
 
 	type outcome struct {
@@ -128,9 +133,7 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 		case <-tick.C:
 		}
 		if bar != nil {
-			if _, now, err := countCells(plan); err == nil {
-				bar.Set(now - done)
-			}
+			bar.Set(countRecords(paths) - done)
 		}
 	}
 	var failed []string
@@ -145,38 +148,48 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 	return ctx.Err()
 }
 
-// countCells returns how many cells the plan's experiments have and how many
-// of them have a record.
-func countCells(plan jobsPlan) (total, done int, err error) {
+// recordPaths resolves each experiment's grid once: experiment name → the
+// paths its cells' records will have in the store.
+func recordPaths(plan jobsPlan) (map[string][]string, error) {
+	out := map[string][]string{}
 	for _, s := range plan.Specs {
-		st, err := exp.Status(s, plan.Preset(s), exp.Shard{}, plan.Results)
+		cells, err := s.Cells(plan.Preset(s))
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
-		total += len(st)
-		for _, c := range st {
-			if c.Done {
-				done++
-			}
+		store := &exp.Store{Dir: filepath.Join(plan.Results, s.Name), Experiment: s.Name}
+		for _, c := range cells {
+			out[s.Name] = append(out[s.Name], store.Path(c.ID))
 		}
 	}
-	return total, done, nil
+	return out, nil
+}
+
+// countRecords returns how many of paths exist. Polling needs only whether a
+// record is there (records are written by rename, so one that exists is whole).
+func countRecords(paths []string) int {
+	n := 0
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // printJobsStatus prints, per experiment, how many cells have a record.
 func printJobsStatus(w io.Writer, plan jobsPlan) error {
+	byExp, err := recordPaths(plan)
+	if err != nil {
+		return err
+	}
 	for _, s := range plan.Specs {
-		one := plan
-		one.Specs = []*exp.Spec{s}
-		total, done, err := countCells(one)
-		if err != nil {
-			return err
-		}
 		preset := plan.Preset(s)
 		if preset == "" {
 			preset = "none"
 		}
-		fmt.Fprintf(w, "%s (preset %s, %d jobs): %d of %d cells have a record in %s\n", s.Name, preset, plan.Jobs, done, total, filepath.Join(plan.Results, s.Name))
+		paths := byExp[s.Name]
+		fmt.Fprintf(w, "%s (preset %s, %d jobs): %d of %d cells have a record in %s\n", s.Name, preset, plan.Jobs, countRecords(paths), len(paths), filepath.Join(plan.Results, s.Name))
 	}
 	return nil
 }

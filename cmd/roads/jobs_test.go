@@ -56,12 +56,7 @@ func TestRunJobsMatchesOneProcess(t *testing.T) {
 	t.Setenv("ROADS_TEST_AS_CLI", "1")
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "tiny.json")
-	writeFile(t, spec, `{
-  "name": "tiny", "title": "tiny", "inherit": "common",
-  "params": {"policy_model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "demos": {"n": 32},
-             "sft": {"max_steps": 4, "per_device_train_batch_size": 8}, "eval": {"prompts": 8, "samples_per_prompt": 1}},
-  "axes": {"seed": [1, 2, 3], "method": ["sft"]}
-}`)
+	writeFile(t, spec, tinySFTSpec(`{"seed": [1, 2, 3], "method": ["sft"]}`))
 	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
 	var out bytes.Buffer
 	if err := runRun([]string{spec, "--results", one, "--preset", "none", "--no_progress"}, &out); err != nil {

@@ -9,18 +9,24 @@ import (
 	"testing"
 )
 
+// tinySFTSpec is a spec named "tiny" whose SFT stage trains a width-16
+// model for 4 steps, over the given axes (a JSON object).
+func tinySFTSpec(axes string) string {
+	return `{
+  "name": "tiny", "title": "tiny", "inherit": "common",
+  "params": {"policy_model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "demos": {"n": 32},
+             "sft": {"max_steps": 4, "per_device_train_batch_size": 8}, "eval": {"prompts": 8, "samples_per_prompt": 1}},
+  "axes": ` + axes + `
+}`
+}
+
 // TestRunThenReport drives `roads run` and `roads report` on a tiny grid of
 // the wired sft method: list, run (flags after the name), rerun (nothing to
 // do), shards, report.
 func TestRunThenReport(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "tiny.json")
-	writeFile(t, spec, `{
-  "name": "tiny", "title": "tiny", "inherit": "common",
-  "params": {"policy_model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "demos": {"n": 32},
-             "sft": {"max_steps": 4, "per_device_train_batch_size": 8}, "eval": {"prompts": 8, "samples_per_prompt": 1}},
-  "axes": {"seed": [1, 2], "method": ["sft", "dpo_not_wired"]}
-}`)
+	writeFile(t, spec, tinySFTSpec(`{"seed": [1, 2], "method": ["sft", "dpo_not_wired"]}`))
 	results := filepath.Join(dir, "results")
 	var out bytes.Buffer
 	if err := runRun([]string{spec, "--results", results, "--preset", "none", "--list", "--json"}, &out); err != nil {
