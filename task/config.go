@@ -54,6 +54,8 @@ var presets = map[string]preset{
 		`{"items_min":6,"items_max":8,"budget":8,"horizon":16}`},
 	"two_word": {FamilySummarize, "gap closed by horizon: the same documents, completions capped at 2 tokens",
 		`{"budget":2,"horizon":2,"corruptions":["drop","neighbour","hallucinate"]}`},
+	"sorted": {FamilySummarize, "summarize whose summary lists the entities alphabetically: checking is one comparison per token, writing needs a sort; demonstrations drop or duplicate items (length-neutral errors)",
+		`{"gold":"sorted","corruptions":["drop","duplicate"],"demo_corruption":0.3,"budget":12}`},
 	"hidden_ref": {FamilySummarize, "gap closed by a hidden reference: gold = ROUGE-L F1 against a per-document reference no visible rule reproduces",
 		`{"gold":"hidden_ref","label_temperature":0.1}`},
 	"mdp_sparse": {FamilyTokenMDP, "token MDP, reward k-sparse linear in unigram/bigram/prompt-pair features (simple verifier)", `{"reward":"sparse"}`},

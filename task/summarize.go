@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"roads/tok"
 )
@@ -20,8 +21,10 @@ import (
 // not in the document, and -OverBudgetPenalty for every token past Budget.
 // With gold "hidden_ref" the reward is ROUGE-L F1 against a hidden reference.
 type SummarizeParams struct {
-	// Gold is "coverage" (simple verifier) or "hidden_ref" (verifier needs the
-	// hidden reference: the gap is closed).
+	// Gold is "coverage" (items in order of first mention), "sorted" (items in
+	// alphabetical order: producing it needs a sort over the document, checking
+	// it compares each hit with the previous one) or "hidden_ref" (verifier
+	// needs the hidden reference: the gap is closed).
 	Gold string `json:"gold"`
 	// HiddenRule builds the hidden_ref reference: "priority" (the document's
 	// content words ranked by a seeded hidden priority table, in that order)
@@ -115,6 +118,7 @@ type summarize struct {
 	contentCyclePos            map[int32]int
 	kind                       []string // corruption kind per id
 	priority                   []int    // hidden_ref priority rank per id (lower = earlier)
+	alpha                      []int    // alphabetical rank of each entity id among the task's entities (-1 otherwise)
 }
 
 func newSummarize(cfg Config) (*summarize, error) {
@@ -204,6 +208,15 @@ func newSummarize(cfg Config) (*summarize, error) {
 	for i, w := range s.contentCycle {
 		s.contentCyclePos[w] = i
 	}
+	s.alpha = make([]int, v)
+	for i := range s.alpha {
+		s.alpha[i] = -1
+	}
+	byName := slices.Clone(s.entities)
+	slices.SortFunc(byName, func(a, b int32) int { return strings.Compare(tk.Token(a), tk.Token(b)) })
+	for rank, e := range byName {
+		s.alpha[e] = rank
+	}
 	s.priority = make([]int, v)
 	for rank, j := range NewRNG(cfg.Seed, tagHidden).Perm(len(content)) {
 		s.priority[content[j]] = rank
@@ -213,8 +226,8 @@ func newSummarize(cfg Config) (*summarize, error) {
 
 func (p SummarizeParams) validate() error {
 	switch {
-	case p.Gold != "coverage" && p.Gold != "hidden_ref":
-		return fmt.Errorf("params.gold = %q: want coverage or hidden_ref", p.Gold)
+	case p.Gold != "coverage" && p.Gold != "sorted" && p.Gold != "hidden_ref":
+		return fmt.Errorf("params.gold = %q: want coverage, sorted or hidden_ref", p.Gold)
 	case p.HiddenRule != "priority" && p.HiddenRule != "random":
 		return fmt.Errorf("params.hidden_rule = %q: want priority or random", p.HiddenRule)
 	case p.ItemsMin < 1 || p.ItemsMax < p.ItemsMin:
@@ -386,7 +399,17 @@ func (s *summarize) reference(prompt []int32) ([]int32, error) {
 	if s.p.Gold == "hidden_ref" {
 		return s.hiddenRef(doc), nil
 	}
-	return s.items(doc)[:s.refLen(doc)], nil
+	return s.orderedItems(doc)[:s.refLen(doc)], nil
+}
+
+// orderedItems are the document's distinct entities in the order the gold
+// reward wants them: first mention (coverage) or alphabetical (sorted).
+func (s *summarize) orderedItems(doc []int32) []int32 {
+	items := s.items(doc)
+	if s.p.Gold == "sorted" {
+		slices.SortFunc(items, func(a, b int32) int { return s.alpha[a] - s.alpha[b] })
+	}
+	return items
 }
 
 // hiddenRef is the hidden_ref reference: refLen of the document's distinct
@@ -424,7 +447,7 @@ func (s *summarize) gold(prompt, completion []int32) (float64, error) {
 		return RougeL(completion, s.hiddenRef(doc)).F1, nil
 	}
 	rank := map[int32]int{}
-	for i, e := range s.items(doc) {
+	for i, e := range s.orderedItems(doc) {
 		rank[e] = i
 	}
 	inDoc := map[int32]bool{}
@@ -537,6 +560,13 @@ func (s *summarize) gap() string {
 		return fmt.Sprintf("hidden_ref (gap closed): gold is ROUGE-L F1 against a per-document reference of %d..%d content words "+
 			"chosen and ordered by a hidden %s rule. Scoring a summary needs that reference, i.e. the same knowledge as writing "+
 			"the best summary, so the verifier is no simpler than the generator.", s.p.ItemsMin, min(s.p.ItemsMax, s.p.Horizon), s.p.HiddenRule)
+	}
+	if s.p.Gold == "sorted" {
+		return fmt.Sprintf("sorted (gap open): the gold reward is a sum of per-token checks (is this word an entity of the document? "+
+			"seen before? alphabetically before the previous hit? past the budget of %d?): one lookup per token plus one comparison "+
+			"of two names. The best completion is the document's %d..%d entities in alphabetical order: a sort over the whole "+
+			"document, re-done at every step (the smallest uncovered entity after the last one written), then stop. Knob: "+
+			"items_min/items_max with budget and horizon; horizon 2 or gold hidden_ref closes it.", s.p.Budget, s.p.ItemsMin, s.p.ItemsMax)
 	}
 	if s.p.Horizon <= 2 {
 		return fmt.Sprintf("two_word (gap closed by horizon): at most %d tokens, so the best completion is the first %d entities, "+

@@ -351,6 +351,7 @@ func TestReferenceIsTheExactMaximumOnSmallTasks(t *testing.T) {
 		"mdp_sparse,vocab=4,prompt_len=5,horizon=3,k_unigram=2,k_bigram=5,k_pair=2,positive_frac=0.2,seed=5",
 		"mdp_teacher,vocab=3,prompt_len=7,horizon=3,beam=27,k_unigram=0,k_pair=0,k_bigram=0,teacher_d_model=16,teacher_heads=2",
 		"two_word",
+		"sorted,entities=5,items_min=2,items_max=4,horizon=3,budget=3,corruptions=[\"drop\"]",
 	} {
 		tk := mustLoad(t, spec)
 		words := outputWords(tk)
@@ -383,7 +384,7 @@ func TestReferenceScoresAtMaximumAndRandomScoresLow(t *testing.T) {
 				t.Fatalf("%s: reference longer than the horizon", name)
 			}
 			g, _ := tk.Gold(p, ref)
-			if fam, ok := tk.fam.(*summarize); ok && fam.p.Gold == "coverage" {
+			if fam, ok := tk.fam.(*summarize); ok && fam.p.Gold != "hidden_ref" {
 				doc, _ := fam.doc(p)
 				if want := float64(min(len(fam.items(doc)), tk.Horizon())); g != want {
 					t.Fatalf("%s: gold(reference) = %v, want the item count %v", name, g, want)
@@ -513,8 +514,11 @@ func TestScriptParserMatchesEnumeration(t *testing.T) {
 func TestDemoLikelihoodDoesNotVerify(t *testing.T) {
 	for _, name := range PresetNames() {
 		tk := mustLoad(t, name)
-		if tk.DemoRate() != 0.5 {
-			t.Fatalf("%s: documented demo rate %v, want 0.5", name, tk.DemoRate())
+		// sorted demonstrates at 0.3 on purpose (docs/tasks.md): at 0.5 no
+		// demonstration is right often enough for a competent SFT policy. Its
+		// script at 0.5 still has the equal-likelihood property checked here.
+		if want := map[string]float64{"sorted": 0.3}[name]; tk.DemoRate() != max(want, 0.5*float64(b2i(want == 0))) {
+			t.Fatalf("%s: documented demo rate %v, want %v", name, tk.DemoRate(), max(want, 0.5*float64(b2i(want == 0))))
 		}
 		r := NewRNG(4)
 		goldValues := map[float64]bool{}
@@ -560,6 +564,59 @@ func TestDemoLikelihoodDoesNotVerify(t *testing.T) {
 		if float64(agree) < 0.6*float64(pairs) {
 			t.Fatalf("%s: at rate 0.3 likelihood agrees with gold on %d of %d pairs; the check has no power", name, agree, pairs)
 		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestSortedGoldHandComputed(t *testing.T) {
+	tk := mustLoad(t, "sorted,entities=48")
+	prompt := encode(t, tk, "Paris met the old farmer . Bob saw Paris near Alice . TL;DR:")
+	ref, err := tk.Reference(prompt)
+	if err != nil || tk.Decode(ref) != "Alice Bob Paris" {
+		t.Fatalf("reference = %q, %v; want the entities alphabetically", tk.Decode(ref), err)
+	}
+	cases := []struct {
+		completion string
+		want       float64
+	}{
+		{"Alice Bob Paris", 3},       // every item once, alphabetically
+		{"Paris Bob Alice", 2},       // first-mention order: two descents
+		{"Alice Paris Bob", 2.5},     // one descent (Bob after Paris)
+		{"Alice Bob", 2},             // a missed item costs its hit
+		{"Alice Alice Bob Paris", 2}, // a repeat costs what a hit earns
+		{"Alice farmer Bob", 1.5},    // a non-item word between hits
+		{"Alice Tokyo Bob Paris", 2}, // absent word
+		{"", 0},
+	}
+	for _, c := range cases {
+		if got := gold(t, tk, prompt, c.completion); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("gold(%q) = %v, want %v", c.completion, got, c.want)
+		}
+	}
+	// Drop and duplicate are length-neutral on average: at any rate a kept
+	// unit is 1 token and +1, a dropped one 0 tokens and 0, a duplicated one
+	// 2 tokens and 0. With both kinds equally frequent, the demonstrator's
+	// length and gold are uncorrelated; check the sample correlation is small.
+	tk = mustLoad(t, "sorted")
+	r := NewRNG(9)
+	var n, sl, sg, sll, sgg, slg float64
+	for _, p := range tk.Prompts(Train, 0, 2000) {
+		sc, _ := tk.DemoScript(p, tk.DemoRate())
+		d := sc.Sample(r)
+		g, _ := tk.Gold(p, d)
+		ref, _ := tk.Reference(p)
+		l := float64(len(d) - len(ref)) // length relative to the reference
+		n, sl, sg, sll, sgg, slg = n+1, sl+l, sg+g, sll+l*l, sgg+g*g, slg+l*g
+	}
+	corr := (slg/n - sl/n*sg/n) / math.Sqrt((sll/n-sl/n*sl/n)*(sgg/n-sg/n*sg/n))
+	if math.Abs(corr) > 0.15 {
+		t.Fatalf("sorted demonstrations: corr(length - reference length, gold) = %.3f, want |corr| <= 0.15", corr)
 	}
 }
 
@@ -613,7 +670,7 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{"summarize,horizon", `override "horizon" is not key=value`},
 		{"summarize,seed=-1", `seed "-1" is not a non-negative integer`},
 		{"summarize,horizon=abc", `horizon of type int`},
-		{"summarize,gold=rouge", `params.gold = "rouge": want coverage or hidden_ref`},
+		{"summarize,gold=rouge", `params.gold = "rouge": want coverage, sorted or hidden_ref`},
 		{"summarize,horizon=8", `demonstrations with "duplicate" reach 12 tokens`},
 		{"summarize,corruptions=[\"drop\",\"swap\"]", `unknown kind "swap"`},
 		{"mdp_sparse,teacher_heads=3", `want heads dividing d_model`},
