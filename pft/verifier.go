@@ -221,3 +221,27 @@ func EvaluateVerifier(v Verifier, pairs []PreferencePair) (BTEvalResult, error) 
 	}
 	return BTEval(s[:n], s[n:])
 }
+
+// LengthRuleAccuracy is the accuracy, on the same pairs, of the best rule that
+// looks only at completion lengths: "the shorter completion wins" or "the
+// longer one wins", ties counting ½ (so the two rules' accuracies sum to 1).
+// A learned verifier that does not beat it has learned length, not the task.
+func LengthRuleAccuracy(pairs []PreferencePair) (accuracy float64, rule string, err error) {
+	if len(pairs) == 0 {
+		return 0, "", errors.New("length rule: no pairs")
+	}
+	shorter := 0.0
+	for _, p := range pairs {
+		switch {
+		case len(p.Chosen) < len(p.Rejected):
+			shorter++
+		case len(p.Chosen) == len(p.Rejected):
+			shorter += 0.5
+		}
+	}
+	shorter /= float64(len(pairs))
+	if shorter >= 0.5 {
+		return shorter, "shorter wins", nil
+	}
+	return 1 - shorter, "longer wins", nil
+}

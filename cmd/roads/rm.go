@@ -192,14 +192,19 @@ func runRMEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lenAcc, lenRule, err := pft.LengthRuleAccuracy(pairs)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		b, _ := json.Marshal(map[string]any{"verifier": *verifier, "kind": fmt.Sprint(v), "data": *path, "pairs": res.Pairs,
-			"bt_likelihood": res.Likelihood, "bt_log_likelihood": res.LogLikelihood, "accuracy": res.Accuracy})
+			"bt_likelihood": res.Likelihood, "bt_log_likelihood": res.LogLikelihood, "accuracy": res.Accuracy,
+			"length_rule_accuracy": lenAcc, "length_rule": lenRule})
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s (%v) on %d pairs of %s: BT likelihood %.4f, log-likelihood %.4f, accuracy %.4f\n",
-		*verifier, v, res.Pairs, *path, res.Likelihood, res.LogLikelihood, res.Accuracy)
+	fmt.Fprintf(stdout, "%s (%v) on %d pairs of %s: BT likelihood %.4f, log-likelihood %.4f, accuracy %.4f; best length-only rule (%s) %.4f\n",
+		*verifier, v, res.Pairs, *path, res.Likelihood, res.LogLikelihood, res.Accuracy, lenRule, lenAcc)
 	return nil
 }
 
