@@ -229,6 +229,33 @@ func TestPreferencesLabelByBradleyTerryOnGold(t *testing.T) {
 	}
 }
 
+func TestLengthMatchedPairingPairsOnlyEqualLengths(t *testing.T) {
+	tk := load(t, "summarize,entities=48")
+	enc := func(s string) []int32 { ids, _ := tk.Encode(s); return ids }
+	p := enc("Alice met the old farmer . Paris saw Alice near Bob . TL;DR:")
+	// Lengths 2, 3, 2, 1, 3, 2: pairs (0,2) and (1,4); samples 3 and 5 have no partner.
+	comps := [][]int32{enc("Alice Paris"), enc("Alice Paris Bob"), enc("Alice farmer"), enc("Bob"), enc("Paris Alice Bob"), enc("Paris Bob")}
+	prompts := [][]int32{p, p}
+	pairs, st, err := Preferences(tk, fixedPolicy{comps}, prompts, PrefOptions{K: 6, Pairing: PairLengthMatched, Mode: ModeNarrow, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 4 || st.Pairs != 4 {
+		t.Fatalf("%d pairs (%+v), want 2 per prompt", len(pairs), st)
+	}
+	for _, pr := range pairs {
+		if len(pr.Chosen) != len(pr.Rejected) {
+			t.Fatalf("pair of lengths %d and %d", len(pr.Chosen), len(pr.Rejected))
+		}
+	}
+	if pairs[0].ScoreChosen != 2 || pairs[0].ScoreRejected != 0.5 || pairs[1].ScoreChosen != 3 || pairs[1].ScoreRejected != 2.5 {
+		t.Fatalf("pairs %+v", pairs[:2])
+	}
+	if _, _, err := Preferences(tk, fixedPolicy{comps}, prompts, PrefOptions{K: 6, Pairing: "by_length"}); err == nil || !strings.Contains(err.Error(), "length_matched") {
+		t.Fatalf("unknown pairing error %v", err)
+	}
+}
+
 func TestPreferencesFromAPolicyAreDeterministic(t *testing.T) {
 	tk := load(t, "summarize")
 	prompts := tk.Prompts(task.Train, 0, 200)

@@ -27,6 +27,11 @@ const (
 const (
 	PairDisjoint = "disjoint" // (0,1), (2,3), ...
 	PairAll      = "all"      // every unordered pair
+	// PairLengthMatched pairs only completions of equal length (in sample
+	// order within each length, each completion at most once), so no
+	// length-only rule can rank a pair: what a verifier learns from them is
+	// not length. Samples without a same-length partner are left out.
+	PairLengthMatched = "length_matched"
 )
 
 // PrefOptions configures Preferences.
@@ -109,8 +114,8 @@ func Preferences(t *task.Task, pol Policy, prompts [][]int32, opt PrefOptions) (
 	if opt.Mode == "" {
 		opt.Mode = ModeBT
 	}
-	if opt.Pairing != PairDisjoint && opt.Pairing != PairAll {
-		return nil, PrefStats{}, fmt.Errorf("eval: unknown pairing %q (want %s or %s)", opt.Pairing, PairDisjoint, PairAll)
+	if opt.Pairing != PairDisjoint && opt.Pairing != PairAll && opt.Pairing != PairLengthMatched {
+		return nil, PrefStats{}, fmt.Errorf("eval: unknown pairing %q (want %s, %s or %s)", opt.Pairing, PairDisjoint, PairAll, PairLengthMatched)
 	}
 	if opt.Mode != ModeBT && opt.Mode != ModeNarrow && opt.Mode != ModeWide {
 		return nil, PrefStats{}, fmt.Errorf("eval: unknown preference mode %q (want %s, %s or %s)", opt.Mode, ModeBT, ModeNarrow, ModeWide)
@@ -169,7 +174,18 @@ func Preferences(t *task.Task, pol Policy, prompts [][]int32, opt PrefOptions) (
 	agree, unequal := 0, 0
 	for pi, p := range prompts {
 		var idx [][2]int
+		waiting := map[int]int{} // length → index of an unpaired sample of that length
 		for a := 0; a < opt.K; a++ {
+			if opt.Pairing == PairLengthMatched {
+				n := len(comps[pi*opt.K+a])
+				if b, ok := waiting[n]; ok {
+					idx = append(idx, [2]int{b, a})
+					delete(waiting, n)
+				} else {
+					waiting[n] = a
+				}
+				continue
+			}
 			if opt.Pairing == PairDisjoint {
 				if a%2 == 0 && a+1 < opt.K {
 					idx = append(idx, [2]int{a, a + 1})

@@ -139,7 +139,7 @@ func runDataGen(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
 	splitName := fs.String("split", "train", "prompt split: train, validation or test")
 	k := fs.Int("k", 2, "completions sampled per prompt")
-	pairing := fs.String("pairing", eval.PairDisjoint, "how the k completions are paired: disjoint ((0,1),(2,3),...) or all")
+	pairing := fs.String("pairing", eval.PairDisjoint, "how the k completions are paired: disjoint ((0,1),(2,3),...), all, or length_matched (only equal-length completions, each once)")
 	mode := fs.String("mode", eval.ModeBT, "bt (Bradley–Terry labels on policy samples), narrow (the paper's H4: the policy's samples labelled by the judge, noiseless), wide (half the samples from the task's demonstrator at random corruption rates)")
 	btTemp := fs.Float64("bt_temperature", -1, "Bradley–Terry temperature, P(a≻b)=σ((r_a-r_b)/T); 0 = noiseless; -1 = the task's label_temperature")
 	temperature := fs.Float64("temperature", 1, "policy sampling temperature (0 = greedy)")
