@@ -5,7 +5,7 @@
 # usage: bench/compare.sh [--steps N] [--torch-only]
 #   --steps N     timed training steps per configuration (default 10, at least 10)
 #   --torch-only  skip roads (e.g. to record the peer's numbers before `roads bench` exists)
-# env: TORCH_GPT  path of torch_gpt.py (default: bench/, then ../shared/bench/, then /work/shared/bench/)
+# env: TORCH_GPT  path of torch_gpt.py (default: bench/torch_gpt.py)
 #      CPUS       cores to pin both engines to (default 0,1)
 #      PYTHON     interpreter with torch (default /usr/bin/python3, Debian's)
 #      ROADS      a prebuilt roads binary to use instead of building ./cmd/roads
@@ -47,7 +47,7 @@ fi
 
 peer="${TORCH_GPT:-}"
 if [[ -z "$peer" ]]; then
-	for candidate in "$root/bench/torch_gpt.py" "$root/../shared/bench/torch_gpt.py" /work/shared/bench/torch_gpt.py; do
+	for candidate in "$root/bench/torch_gpt.py"; do
 		if [[ -f "$candidate" ]]; then peer="$candidate"; break; fi
 	done
 fi

@@ -8,7 +8,7 @@ import (
 )
 
 // A persistent pool of worker goroutines. Spawning goroutines per call was
-// measured (see shared/research/sgemm.md) to cost most of the 2-thread
+// measured (in the project's GEMM study) to cost most of the 2-thread
 // speed-up on small machines; parked workers wake through a channel instead.
 //
 // A call publishes a job with a fixed list of tasks. The caller and any idle
