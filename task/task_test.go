@@ -517,8 +517,12 @@ func TestDemoLikelihoodDoesNotVerify(t *testing.T) {
 		// sorted demonstrates at 0.3 on purpose (docs/tasks.md): at 0.5 no
 		// demonstration is right often enough for a competent SFT policy. Its
 		// script at 0.5 still has the equal-likelihood property checked here.
-		if want := map[string]float64{"sorted": 0.3}[name]; tk.DemoRate() != max(want, 0.5*float64(b2i(want == 0))) {
-			t.Fatalf("%s: documented demo rate %v, want %v", name, tk.DemoRate(), max(want, 0.5*float64(b2i(want == 0))))
+		want := 0.5
+		if name == "sorted" {
+			want = 0.3
+		}
+		if tk.DemoRate() != want {
+			t.Fatalf("%s: documented demo rate %v, want %v", name, tk.DemoRate(), want)
 		}
 		r := NewRNG(4)
 		goldValues := map[float64]bool{}
@@ -565,13 +569,6 @@ func TestDemoLikelihoodDoesNotVerify(t *testing.T) {
 			t.Fatalf("%s: at rate 0.3 likelihood agrees with gold on %d of %d pairs; the check has no power", name, agree, pairs)
 		}
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func TestSortedGoldHandComputed(t *testing.T) {

@@ -121,7 +121,7 @@ func TestPreferenceCommandsEndToEnd(t *testing.T) {
 			t.Errorf("rm eval --verifier %s: %q, want a %s", verifier, out, kind)
 		}
 	}
-	if out := mustRun(t, runRMEval, "--verifier", "gold", "--data", prefs, "--task", tinyTask, "--json"); !strings.Contains(out, `"accuracy":1`) {
+	if out := mustRun(t, runRMEval, "--verifier", "gold", "--data", prefs, "--task", tinyTask, "--json"); !strings.Contains(out, `"accuracy":1`) || !strings.Contains(out, `"length_rule_accuracy":`) {
 		t.Errorf("the gold verifier should rank reference over reversed summaries: %s", out)
 	}
 
