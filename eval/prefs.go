@@ -173,29 +173,7 @@ func Preferences(t *task.Task, pol Policy, prompts [][]int32, opt PrefOptions) (
 	st := PrefStats{Prompts: len(prompts)}
 	agree, unequal := 0, 0
 	for pi, p := range prompts {
-		var idx [][2]int
-		waiting := map[int]int{} // length → index of an unpaired sample of that length
-		for a := 0; a < opt.K; a++ {
-			if opt.Pairing == PairLengthMatched {
-				n := len(comps[pi*opt.K+a])
-				if b, ok := waiting[n]; ok {
-					idx = append(idx, [2]int{b, a})
-					delete(waiting, n)
-				} else {
-					waiting[n] = a
-				}
-				continue
-			}
-			if opt.Pairing == PairDisjoint {
-				if a%2 == 0 && a+1 < opt.K {
-					idx = append(idx, [2]int{a, a + 1})
-				}
-				continue
-			}
-			for b := a + 1; b < opt.K; b++ {
-				idx = append(idx, [2]int{a, b})
-			}
-		}
+		idx := pairIndices(opt.Pairing, comps[pi*opt.K:(pi+1)*opt.K])
 		for k, ab := range idx {
 			ia, ib := pi*opt.K+ab[0], pi*opt.K+ab[1]
 			if !opt.KeepIdentical && slices.Equal(comps[ia], comps[ib]) {
@@ -238,4 +216,33 @@ func Preferences(t *task.Task, pol Policy, prompts [][]int32, opt PrefOptions) (
 		st.AgreeWithGold = float64(agree) / float64(unequal)
 	}
 	return pairs, st, nil
+}
+
+// pairIndices lists which of one prompt's completions are compared, as index
+// pairs into group, in the order the pairs are labelled.
+func pairIndices(pairing string, group [][]int32) [][2]int {
+	var idx [][2]int
+	switch pairing {
+	case PairDisjoint:
+		for a := 0; a+1 < len(group); a += 2 {
+			idx = append(idx, [2]int{a, a + 1})
+		}
+	case PairAll:
+		for a := range group {
+			for b := a + 1; b < len(group); b++ {
+				idx = append(idx, [2]int{a, b})
+			}
+		}
+	case PairLengthMatched:
+		waiting := map[int]int{} // length → index of an unpaired completion of that length
+		for a, c := range group {
+			if b, ok := waiting[len(c)]; ok {
+				idx = append(idx, [2]int{b, a})
+				delete(waiting, len(c))
+			} else {
+				waiting[len(c)] = a
+			}
+		}
+	}
+	return idx
 }
