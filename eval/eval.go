@@ -77,6 +77,9 @@ type Report struct {
 	KL         *KLEstimate `json:"kl,omitempty"`
 	KLNote     string      `json:"kl_note,omitempty"`
 	MeanLength float64     `json:"mean_length"`
+	// ReferenceMeanLength is the reference completions' mean length (no
+	// EOS), the yardstick of MeanLength.
+	ReferenceMeanLength float64 `json:"reference_mean_length"`
 	EOSRate    float64     `json:"eos_rate"`
 	// RougeL is the ROUGE-L F1 of completions against the reference.
 	RougeL  Interval    `json:"rouge_l_f1"`
@@ -160,8 +163,10 @@ func Evaluate(t *task.Task, model, ref Policy, opt Options) (*Report, error) {
 			return nil, err
 		}
 		rep.ReferenceGold += refGold[i]
+		rep.ReferenceMeanLength += float64(len(refs[i]))
 	}
 	rep.ReferenceGold /= float64(len(prompts))
+	rep.ReferenceMeanLength /= float64(len(prompts))
 
 	goldPP := make([]float64, len(prompts))
 	winPP := make([]float64, len(prompts))
@@ -259,7 +264,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "KL(pi||pi_ref)       - (%s)\n", r.KLNote)
 	}
 	fmt.Fprintf(&b, "ROUGE-L F1 vs ref    %s\n", r.RougeL)
-	fmt.Fprintf(&b, "mean length %.2f tokens, EOS rate %.3f\n", r.MeanLength, r.EOSRate)
+	fmt.Fprintf(&b, "mean length %.2f tokens (reference %.2f), EOS rate %.3f\n", r.MeanLength, r.ReferenceMeanLength, r.EOSRate)
 	if len(r.Samples) > 0 {
 		b.WriteString("\n" + SampleTable(r.Samples))
 	}

@@ -340,6 +340,11 @@ func TestEvaluateKnownPolicies(t *testing.T) {
 	if math.Abs(rep.KL.Mean-want) > 1e-9 || !strings.HasPrefix(rep.KL.Estimator, "k1") {
 		t.Fatalf("KL %v, want %v", rep.KL.Mean, want)
 	}
+	// The reference's own samples are its completions: its mean length is
+	// the reference mean length (want/ln 2 tokens per prompt).
+	if math.Abs(rep.MeanLength-want/math.Ln2) > 1e-9 || math.Abs(rep.ReferenceMeanLength-want/math.Ln2) > 1e-9 || rep.ReferenceMeanLength < 2 {
+		t.Fatalf("mean length %v, reference mean length %v, want both %v", rep.MeanLength, rep.ReferenceMeanLength, want/math.Ln2)
+	}
 	// A random policy loses almost always; the demonstrator sits in between.
 	rnd, _ := Evaluate(tk, NewRandom(tk), nil, Options{Prompts: prompts})
 	demo, _ := Evaluate(tk, NewCorrupt(tk, 0.5, 0), nil, Options{Prompts: prompts})

@@ -74,6 +74,10 @@ type ContrastResult struct {
 	Incomplete int // pairing keys with an arm (or its metric) missing
 	Verdict    string
 	Reason     string
+	// SeedsToDecide is how many paired units an inconclusive verdict would
+	// need at the measured mean and SD (0: decided or not estimable; -1: more
+	// than MaxSeedsToDecide).
+	SeedsToDecide int
 	// AgreesWithPaper is nil when there is nothing to agree with (no paper
 	// outcome, or an inconclusive verdict).
 	AgreesWithPaper *bool
@@ -466,6 +470,7 @@ func evaluate(spec *exp.Spec, preset string, c exp.Comparison, recs []*exp.Recor
 		return fail(fmt.Sprintf("no complete pairs: no unit has every arm with metric %q", c.Metric))
 	}
 	cr.Verdict, cr.Reason = Judge(c.Expect, c.Margin, cr.Estimate)
+	cr.SeedsToDecide = SeedsToDecide(c.Expect, c.Margin, cr.Estimate)
 	if c.PaperOutcome != "" && cr.Verdict != exp.Inconclusive {
 		agree := cr.Verdict == c.PaperOutcome
 		cr.AgreesWithPaper = &agree

@@ -370,3 +370,29 @@ func TestGenerateErrors(t *testing.T) {
 		t.Fatalf("missing spec: %v", err)
 	}
 }
+
+// TestSeedsToDecide: hand-computed seed counts for a contrast with mean 0.1
+// and SD 0.2 over 3 seeds.
+func TestSeedsToDecide(t *testing.T) {
+	s := Interval([]float64{0.1, 0.3, -0.1}) // mean 0.1, SD 0.2
+	// Excluding 0 needs t(n−1)/√n < 0.5: t(16)/√17 = 0.514, t(17)/√18 = 0.497.
+	if n := SeedsToDecide(exp.ExpectPositive, 0, s); n != 18 {
+		t.Errorf("positive, no margin: %d seeds, want 18", n)
+	}
+	// Inside ±0.5 needs 0.1 + 0.2·t(n−1)/√n ≤ 0.5: t(2)/√3 = 2.48, t(3)/√4 = 1.59.
+	if n := SeedsToDecide(exp.ExpectZero, 0.5, s); n != 4 {
+		t.Errorf("zero within ±0.5: %d seeds, want 4", n)
+	}
+	// A mean exactly on the margin (0.5 = m) is never "supported" (mean ≤ m)
+	// and never fits inside ±m: no number of seeds decides it.
+	if n := SeedsToDecide(exp.ExpectPositive, 0.5, Interval([]float64{0.5, 0.75, 0.25})); n != -1 {
+		t.Errorf("mean on the margin: %d, want -1", n)
+	}
+	decided := Interval([]float64{1, 1.1, 0.9})
+	if n := SeedsToDecide(exp.ExpectPositive, 0, decided); n != 0 {
+		t.Errorf("decided contrast: %d, want 0", n)
+	}
+	if n := SeedsToDecide(exp.ExpectPositive, 0, Interval([]float64{0.2})); n != 0 {
+		t.Errorf("one seed: %d, want 0", n)
+	}
+}

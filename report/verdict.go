@@ -144,3 +144,30 @@ func combine(h Hypothesis, cs []*ContrastResult) HypothesisVerdict {
 	}
 	return v
 }
+
+// MaxSeedsToDecide bounds SeedsToDecide's search.
+const MaxSeedsToDecide = 1000
+
+// SeedsToDecide is how many paired units (seeds) an inconclusive contrast
+// would need for Judge to decide it if its mean and standard deviation stayed
+// as measured: the smallest n > s.N for which Judge, given the interval
+// mean ± t(n−1)·SD/√n, is no longer inconclusive. It returns 0 when the
+// verdict is already decided or cannot be estimated (n < 2, SD 0 or NaN), and
+// −1 when no n up to MaxSeedsToDecide suffices (a mean inside the margin's
+// "excludes 0 but within ±m" band, say). A planning figure, not a power
+// analysis: the next seeds will move the mean.
+func SeedsToDecide(expect string, m float64, s Stat) int {
+	if !s.HasCI() || !(s.SD > 0) {
+		return 0
+	}
+	if v, _ := Judge(expect, m, s); v != exp.Inconclusive {
+		return 0
+	}
+	for n := s.N + 1; n <= MaxSeedsToDecide; n++ {
+		hw := TQuantile(0.975, n-1) * s.SD / math.Sqrt(float64(n))
+		if v, _ := Judge(expect, m, Stat{Mean: s.Mean, SD: s.SD, Low: s.Mean - hw, High: s.Mean + hw, N: n}); v != exp.Inconclusive {
+			return n
+		}
+	}
+	return -1
+}

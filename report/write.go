@@ -182,6 +182,7 @@ func comparisonSentence(c *ContrastResult) string {
 	if c.Incomplete > 0 {
 		s += fmt.Sprintf("; %d units lack an arm", c.Incomplete)
 	}
+	s += seedsToDecideText(c.SeedsToDecide)
 	if p := agreeText(c.AgreesWithPaper, cmp.PaperOutcome); p != "" {
 		s += "; " + p
 	}
@@ -443,6 +444,7 @@ func (r *Report) JSON() ([]byte, error) {
 		Estimate        Stat    `json:"estimate"`
 		Verdict         string  `json:"verdict"`
 		Reason          string  `json:"reason"`
+		SeedsToDecide   int     `json:"seeds_to_decide,omitempty"`
 		PaperOutcome    string  `json:"paper_outcome,omitempty"`
 		AgreesWithPaper *bool   `json:"agrees_with_paper,omitempty"`
 	}
@@ -465,7 +467,7 @@ func (r *Report) JSON() ([]byte, error) {
 	conv := func(c *ContrastResult) cmpJSON {
 		return cmpJSON{ID: c.Comparison.ID, Experiment: c.Experiment, Preset: c.Preset, Title: c.Comparison.Title, Metric: c.Comparison.Metric,
 			Expect: c.Comparison.Expect, Margin: c.Comparison.Margin, Estimate: c.Estimate, Verdict: c.Verdict, Reason: c.Reason,
-			PaperOutcome: c.Comparison.PaperOutcome, AgreesWithPaper: c.AgreesWithPaper}
+			SeedsToDecide: c.SeedsToDecide, PaperOutcome: c.Comparison.PaperOutcome, AgreesWithPaper: c.AgreesWithPaper}
 	}
 	var out struct {
 		Hypotheses  []hypJSON   `json:"hypotheses"`
@@ -509,4 +511,15 @@ func (r *Report) VerdictLines() []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// seedsToDecideText says how many seeds an inconclusive contrast needs.
+func seedsToDecideText(n int) string {
+	switch {
+	case n > 0:
+		return fmt.Sprintf("; at the measured mean and SD, %d seeds would decide it", n)
+	case n < 0:
+		return fmt.Sprintf("; at the measured mean and SD, not even %d seeds would decide it", MaxSeedsToDecide)
+	}
+	return ""
 }

@@ -16,7 +16,7 @@ import (
 	"syscall"
 
 	"roads/exp"
-	_ "roads/exp/methods" // registers the wired methods
+	"roads/exp/methods" // also registers the wired methods
 )
 
 func init() {
@@ -59,6 +59,7 @@ func runRun(args []string, stdout io.Writer) error {
 	list := fs.Bool("list", false, "list the cells (id, done/todo, axis values) and run nothing")
 	asJSON := fs.Bool("json", false, "print the summary (or --list) as JSON")
 	noProgress := fs.Bool("no_progress", false, "no progress bar on stderr")
+	noEmbedded := fs.Bool("no_embedded_sft", false, "train every SFT model, even one embedded in the binary for the same settings (experiments/checkpoints)")
 	jobs := fs.Int("jobs", 1, "run the sweep as this many local shard processes (cores/jobs threads each; logs in RESULTS/_logs); small models use 2 cores better as 2 jobs than as 1")
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -108,12 +109,18 @@ func runRun(args []string, stdout io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *noEmbedded {
+		ctx = methods.WithoutEmbedded(ctx)
+	}
 	var progress io.Writer = os.Stderr
 	if *noProgress {
 		progress = nil
 	}
 	if *jobs > 1 {
 		var childArgs []string
+		if *noEmbedded {
+			childArgs = append(childArgs, "--no_embedded_sft")
+		}
 		if *preset != "" {
 			childArgs = append(childArgs, "--preset", *preset)
 		}

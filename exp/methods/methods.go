@@ -26,8 +26,8 @@ func init() {
 	exp.Register("sft", exp.MethodFunc(runSFT))
 	// sft_stop1, sft_stop2, …: the SFT model stopped after truncate.max_tokens
 	// tokens (set by method_params), the length-rule baseline.
-	for _, name := range []string{"sft_stop1", "sft_stop2", "sft_stop3"} {
-		exp.Register(name, exp.MethodFunc(runSFTTruncated))
+	for l := 1; l <= 8; l++ {
+		exp.Register(fmt.Sprintf("sft_stop%d", l), exp.MethodFunc(runSFTTruncated))
 	}
 }
 
@@ -149,6 +149,9 @@ func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArc
 	arch.Init = ""
 	key := sftKey{Task: t.Config(), Demos: demos, Arch: arch, SFT: cfg, Seed: c.Seed()}
 	dir, err := art.Dir(ctx, "sft", key, func(ctx context.Context, dir string) error {
+		if ok, err := restoreEmbedded(ctx, "sft", key, dir); ok || err != nil {
+			return err
+		}
 		examples, err := Demonstrations(t, demos, c.Seed())
 		if err != nil {
 			return err
@@ -223,7 +226,7 @@ func ResultFromReport(rep *eval.Report) exp.Result {
 		"gold": rep.Gold.Mean, "gold_ci_low": rep.Gold.Low, "gold_ci_high": rep.Gold.High,
 		"reference_gold": rep.ReferenceGold, "win_rate": rep.WinRate.Mean, "win_rate_ci_low": rep.WinRate.Low,
 		"win_rate_ci_high": rep.WinRate.High, "rouge_l": rep.RougeL.Mean,
-		"mean_length": rep.MeanLength, "eos_rate": rep.EOSRate,
+		"mean_length": rep.MeanLength, "reference_mean_length": rep.ReferenceMeanLength, "eos_rate": rep.EOSRate,
 	}
 	if rep.ReferenceGold != 0 {
 		m["gold_frac"] = rep.Gold.Mean / rep.ReferenceGold
@@ -286,6 +289,11 @@ func runSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, er
 	}
 	if err := addTrainingCurves(&res, dir, "loss"); err != nil {
 		return exp.Result{}, err
+	}
+	res.Metrics["sft_embedded"] = 0
+	if IsEmbedded(dir) {
+		res.Metrics["sft_embedded"] = 1
+		res.Notes = append(res.Notes, "SFT model restored from the binary (experiments/checkpoints/sft/"+filepath.Base(dir)+"), not trained in this run")
 	}
 	return res, nil
 }

@@ -245,6 +245,9 @@ func runOnlineDPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Resu
 			return exp.Result{}, err
 		}
 	}
+	if err := addVerifierPanel(ctx, c, art, policy, &res); err != nil {
+		return exp.Result{}, err
+	}
 	res.Notes = append(res.Notes, fmt.Sprintf("online DPO one round from %s, verifier %s, K=%d, %d prompts, π_ref = SFT", on.Init, on.Verifier, on.SamplesPerPrompt, len(prompts)))
 	return res, nil
 }
