@@ -80,7 +80,7 @@ type Report struct {
 	// ReferenceMeanLength is the reference completions' mean length (no
 	// EOS), the yardstick of MeanLength.
 	ReferenceMeanLength float64 `json:"reference_mean_length"`
-	EOSRate    float64     `json:"eos_rate"`
+	EOSRate             float64 `json:"eos_rate"`
 	// RougeL is the ROUGE-L F1 of completions against the reference.
 	RougeL  Interval    `json:"rouge_l_f1"`
 	Samples []SampleRow `json:"samples"`
