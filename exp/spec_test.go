@@ -272,10 +272,25 @@ func TestEmbeddedSpecs(t *testing.T) {
 	for _, c := range cells {
 		methods[c.Method()] = true
 	}
-	for _, x := range []string{"sft", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "rloo", "ppo"} {
+	seeds := map[uint64]bool{}
+	for _, c := range cells {
+		seeds[c.Seed()] = true
+	}
+	for _, x := range []string{"sft", "sft_stop3", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo"} {
 		if !methods[x] {
 			t.Errorf("main quick lacks %s", x)
 		}
+	}
+	if len(seeds) < 3 {
+		t.Errorf("main quick runs %d seeds, want ≥ 3 (verdicts need CIs over seeds)", len(seeds))
+	}
+	full, _ := m.Cells("full")
+	seeds = map[uint64]bool{}
+	for _, c := range full {
+		seeds[c.Seed()] = true
+	}
+	if len(seeds) < 5 {
+		t.Errorf("main full runs %d seeds, want ≥ 5", len(seeds))
 	}
 	// dpo_2x trains twice DPO's epochs under every preset.
 	for _, p := range []string{"smoke", "quick", "full"} {

@@ -15,6 +15,9 @@ import (
 	"roads/exp"
 	"roads/experiments/checkpoints"
 	"roads/internal/gemm"
+	"roads/model"
+	"roads/pft"
+	"roads/task"
 )
 
 // embedSpec is a one-seed tiny SFT grid for the regeneration tests.
@@ -232,4 +235,65 @@ func TestQuickPresetSFTIsEmbedded(t *testing.T) {
 	if n < 3 {
 		t.Fatalf("the quick preset has %d SFT cells, want ≥ 3 seeds", n)
 	}
+}
+
+// TestGoldOrdered: pairs are turned so that chosen is gold-preferred, ties
+// dropped, and a length mismatch is refused.
+func TestGoldOrdered(t *testing.T) {
+	a, b, c := []int32{1}, []int32{2, 2}, []int32{3}
+	pairs := []pft.PreferencePair{{Prompt: a, Chosen: a, Rejected: b}, {Prompt: a, Chosen: b, Rejected: c}, {Prompt: a, Chosen: c, Rejected: a}}
+	got, err := goldOrdered(pairs, []float64{0.5, -1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pft.PreferencePair{{Prompt: a, Chosen: a, Rejected: b}, {Prompt: a, Chosen: c, Rejected: b}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if _, err := goldOrdered(pairs, []float64{1}); err == nil || !strings.Contains(err.Error(), "3 pairs but 1 gold margins") {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+// TestOnPolicyPairsAreGoldOrdered: every on-policy pair's chosen side has the
+// strictly higher gold reward, and the pairs are a function of the seed.
+func TestOnPolicyPairsAreGoldOrdered(t *testing.T) {
+	tk, err := task.New(mustConfig(t, "sorted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := model.NewConfig(tk.Tokenizer().VocabSize(), tk.MaxTotalLen(), 16, 1, 2)
+	mc.EOSTokenID, mc.PadTokenID = int(tk.Tokenizer().EOS()), int(tk.Tokenizer().PAD())
+	m, err := model.New(mc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompts := tk.Prompts(task.Validation, 7, 40)
+	pairs, err := OnPolicyPairs(tk, m, prompts, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) < 20 {
+		t.Fatalf("%d pairs from 40 prompts of a random policy", len(pairs))
+	}
+	for i, p := range pairs {
+		gc, err1 := tk.Gold(p.Prompt, p.Chosen)
+		gr, err2 := tk.Gold(p.Prompt, p.Rejected)
+		if err1 != nil || err2 != nil || !(gc > gr) {
+			t.Fatalf("pair %d: gold %v vs %v (%v %v)", i, gc, gr, err1, err2)
+		}
+	}
+	again, _ := OnPolicyPairs(tk, m, prompts, 3)
+	if !reflect.DeepEqual(pairs, again) {
+		t.Fatal("same seed, different on-policy pairs")
+	}
+}
+
+func mustConfig(t *testing.T, spec string) task.Config {
+	t.Helper()
+	cfg, err := task.ParseSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

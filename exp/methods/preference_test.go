@@ -17,7 +17,8 @@ const tinyParams = `
     "demos": {"n": 64}, "sft": {"max_steps": 10, "per_device_train_batch_size": 16}, "n_pairs": 24,
     "dpo": {"num_train_epochs": 1, "warmup_steps": 0, "per_device_train_batch_size": 8}, "rm": {"num_train_epochs": 1, "per_device_train_batch_size": 8},
     "online": {"samples_per_prompt": 3}, "rloo": {"max_steps": 2, "per_device_train_batch_size": 8}, "ppo": {"max_steps": 2, "per_device_train_batch_size": 8},
-    "bon": {"n": [1, 2, 4], "prompts": 8}, "rm_eval": {"val_pairs": 16}, "eval": {"prompts": 12, "samples_per_prompt": 1}`
+    "bon": {"n": [1, 2, 4], "prompts": 8}, "rm_eval": {"val_pairs": 16}, "eval": {"prompts": 12, "samples_per_prompt": 1},
+    "verifier_eval": {"verifiers": ["global", "local", "dpo"], "offline_prompts": 24, "on_policy_prompts": 12}`
 
 const tinyPolicySpec = `{
   "name": "tiny_policies", "title": "every policy arm", "inherit": "common",
@@ -141,7 +142,36 @@ func TestPreferenceMethodsRecords(t *testing.T) {
 		dirs, _ := filepath.Glob(filepath.Join(results, "_artifacts", kind, "*"))
 		return len(dirs)
 	}
-	for kind, want := range map[string]int{"sft": 1, "prefs": 2, "rm_" + pft.RMGlobal: 1, "rm_" + pft.RMLocal: 1, "dpo": 2} {
+	// The verifier panel rides on every online DPO arm: the three verifiers
+	// on the offline test pairs (length-matched, so the length rule scores
+	// exactly ½) and on the arm's own on-policy pairs.
+	for _, m := range []string{"online_dpo_sft", "online_dpo_dpo", "online_dpo_gold"} {
+		r := pol[m]
+		for _, v := range []string{"global_rm", "local_rm", "dpo_rm"} {
+			requireMetrics(t, r, v+"_accuracy", v+"_log_likelihood", v+"_onpolicy_accuracy", v+"_onpolicy_log_likelihood")
+			for _, k := range []string{v + "_accuracy", v + "_onpolicy_accuracy"} {
+				if a := r.Metrics[k]; !(a >= 0 && a <= 1) {
+					t.Errorf("%s: %s = %v", m, k, a)
+				}
+			}
+			if ll := r.Metrics[v+"_log_likelihood"]; !(ll < 0) {
+				t.Errorf("%s: %s_log_likelihood = %v, want < 0", m, v, ll)
+			}
+		}
+		if r.Metrics["length_rule_accuracy"] != 0.5 || !(r.Metrics["offline_pairs"] > 0) || !(r.Metrics["onpolicy_pairs"] > 0 && r.Metrics["onpolicy_pairs"] <= 12) {
+			t.Errorf("%s: length rule %v on %v offline pairs, %v on-policy pairs", m, r.Metrics["length_rule_accuracy"], r.Metrics["offline_pairs"], r.Metrics["onpolicy_pairs"])
+		}
+		// The offline panel does not depend on the arm: the same verifiers on the same pairs.
+		if r.Metrics["global_rm_accuracy"] != pol["online_dpo_sft"].Metrics["global_rm_accuracy"] {
+			t.Errorf("%s: offline global_rm_accuracy %v differs from online_dpo_sft's", m, r.Metrics["global_rm_accuracy"])
+		}
+	}
+	if _, ok := pol["dpo"].Metrics["global_rm_accuracy"]; ok {
+		t.Errorf("dpo carries the verifier panel; only online arms do")
+	}
+
+	// prefs: the training, validation and (verifier panel) test-split pairs.
+	for kind, want := range map[string]int{"sft": 1, "prefs": 3, "rm_" + pft.RMGlobal: 1, "rm_" + pft.RMLocal: 1, "dpo": 2} {
 		if got := count(kind); got != want {
 			t.Errorf("%d %s artefacts, want %d", got, kind, want)
 		}
