@@ -38,7 +38,7 @@ const (
 )
 
 // DefaultTask is the preset used when a command is given no --task.
-const DefaultTask = "summarize"
+const DefaultTask = "sorted"
 
 type preset struct {
 	family  string
@@ -47,14 +47,14 @@ type preset struct {
 }
 
 var presets = map[string]preset{
-	"summarize": {FamilySummarize, "TL;DR analog (default): list the document's named entities in order of first mention, 3-6 items", `{}`},
+	"summarize": {FamilySummarize, "TL;DR analog: list the document's named entities in order of first mention, 3-6 items", `{}`},
 	"summarize_short": {FamilySummarize, "summarize with 2-3 items and budget 3: a shorter horizon, smaller gap",
 		`{"items_min":2,"items_max":3,"budget":3,"horizon":6}`},
 	"summarize_long": {FamilySummarize, "summarize with 6-8 items and budget 8: a longer horizon, larger gap",
 		`{"items_min":6,"items_max":8,"budget":8,"horizon":16}`},
 	"two_word": {FamilySummarize, "gap closed by horizon: the same documents, completions capped at 2 tokens",
 		`{"budget":2,"horizon":2,"corruptions":["drop","neighbour","hallucinate"]}`},
-	"sorted": {FamilySummarize, "summarize whose summary lists the entities alphabetically: checking is one comparison per token, writing needs a sort; demonstrations drop or duplicate items (length-neutral errors)",
+	"sorted": {FamilySummarize, "default: summarize whose summary lists the entities alphabetically: checking is one comparison per token, writing needs a sort; demonstrations drop or duplicate items (length-neutral errors)",
 		`{"gold":"sorted","corruptions":["drop","duplicate"],"demo_corruption":0.3,"budget":12}`},
 	"hidden_ref": {FamilySummarize, "gap closed by a hidden reference: gold = ROUGE-L F1 against a per-document reference no visible rule reproduces",
 		`{"gold":"hidden_ref","label_temperature":0.1}`},
