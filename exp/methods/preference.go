@@ -360,6 +360,10 @@ func runRMEval(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result,
 	res.Metrics["rm_train_likelihood"] = fit.Likelihood
 	res.Metrics["rm_train_accuracy"] = fit.Accuracy
 	res.Metrics["pair_gold_margin"] = meanOf(train.GoldMargins)
+	res.Metrics["n_train_pairs"] = float64(len(train.Pairs))
+	if err := addVerifierPanel(ctx, c, art, nil, &res); err != nil { // offline pairs only: there is no final policy
+		return exp.Result{}, err
+	}
 	return res, nil
 }
 

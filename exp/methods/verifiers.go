@@ -28,7 +28,8 @@ import (
 //	V_onpolicy_accuracy, V_onpolicy_log_likelihood  on (b)
 //
 // and length_rule_accuracy / length_rule_onpolicy_accuracy, the best
-// length-only rule on the same pairs, with offline_pairs / onpolicy_pairs
+// length-only rule on the same pairs (V_gain_over_length_rule and
+// V_onpolicy_gain_over_length_rule: V's accuracy minus it), with offline_pairs / onpolicy_pairs
 // their counts. Accuracy is agreement with the gold ranking (ties ½); the
 // log-likelihood is mean log σ(V(chosen) − V(rejected)) with chosen the
 // gold-preferred side, i.e. Bradley–Terry on noiseless labels.
@@ -165,6 +166,7 @@ func addVerifierPanel(ctx context.Context, c exp.Cell, art *exp.Artifacts, final
 			p := verifierMetricPrefix(name) + "_" + set
 			res.Metrics[p+"accuracy"] = fit.Accuracy
 			res.Metrics[p+"log_likelihood"] = fit.LogLikelihood
+			res.Metrics[p+"gain_over_length_rule"] = fit.Accuracy - res.Metrics["length_rule_"+set+"accuracy"]
 		}
 	}
 	return nil
