@@ -214,7 +214,7 @@ func TestCellAccessorErrors(t *testing.T) {
 }
 
 func TestEmbeddedSpecs(t *testing.T) {
-	want := []string{"data_efficiency", "h1_no_new_labels", "h2_beta_sweep", "h3_prompt_augmentation", "h4_narrow_data", "h5_reward_models",
+	want := []string{"data_efficiency", "gap_curve", "h1_no_new_labels", "h2_beta_sweep", "h3_prompt_augmentation", "h4_narrow_data", "h5_reward_models",
 		"h6_gap_closure", "h6_rm_scaling", "main"}
 	if got := EmbeddedNames(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("embedded experiments %v, want %v", got, want)
