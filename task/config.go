@@ -56,6 +56,8 @@ var presets = map[string]preset{
 		`{"budget":2,"horizon":2,"corruptions":["drop","neighbour","hallucinate"]}`},
 	"sorted": {FamilySummarize, "default: summarize whose summary lists the entities alphabetically: checking is one comparison per token, writing needs a sort; demonstrations drop or duplicate items (length-neutral errors)",
 		`{"gold":"sorted","corruptions":["drop","duplicate"],"demo_corruption":0.3,"budget":12}`},
+	"sorted_two_word": {FamilySummarize, "sorted with the gap closed by horizon: completions capped at 2 tokens, so any two entities of the document in alphabetical order score the reference's 2 (generating is verifying); demonstrations drop items",
+		`{"gold":"sorted","corruptions":["drop"],"demo_corruption":0.3,"budget":2,"horizon":2}`},
 	"hidden_ref": {FamilySummarize, "gap closed by a hidden reference: gold = ROUGE-L F1 against a per-document reference no visible rule reproduces",
 		`{"gold":"hidden_ref","label_temperature":0.1}`},
 	"mdp_sparse": {FamilyTokenMDP, "token MDP, reward k-sparse linear in unigram/bigram/prompt-pair features (simple verifier)", `{"reward":"sparse"}`},

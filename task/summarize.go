@@ -561,6 +561,11 @@ func (s *summarize) gap() string {
 			"chosen and ordered by a hidden %s rule. Scoring a summary needs that reference, i.e. the same knowledge as writing "+
 			"the best summary, so the verifier is no simpler than the generator.", s.p.ItemsMin, min(s.p.ItemsMax, s.p.Horizon), s.p.HiddenRule)
 	}
+	if s.p.Gold == "sorted" && s.p.Horizon <= 2 {
+		return fmt.Sprintf("sorted_two_word (gap closed by horizon): at most %d tokens, and missed entities cost nothing, so any %d "+
+			"entities of the document in alphabetical order score the maximum: writing one is the verifier's own check "+
+			"(an entity, then a later-sorting entity); generating is as easy as verifying.", s.p.Horizon, s.p.Horizon)
+	}
 	if s.p.Gold == "sorted" {
 		return fmt.Sprintf("sorted (gap open): the gold reward is a sum of per-token checks (is this word an entity of the document? "+
 			"seen before? alphabetically before the previous hit? past the budget of %d?): one lookup per token plus one comparison "+
