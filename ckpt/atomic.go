@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"roads/internal/atomicfile"
 	"strings"
 )
 
@@ -52,41 +53,18 @@ func marshalJSON(v any) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// writeFileAtomic streams content into a temp file next to path, fsyncs it, renames it over path and
-// fsyncs the directory so the rename itself is durable.
-func writeFileAtomic(path string, content func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+// writeFileAtomic streams content into path through internal/atomicfile (temp file, fsync, rename, fsync
+// of the directory); testHookWrite runs after the content, before the commit.
+func writeFileAtomic(path string, content func(io.Writer) error) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if err := content(w); err != nil {
+			return err
 		}
-	}()
-	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := writeAndSync(tmp, content); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if testHookWrite != nil {
-		if err := testHookWrite(path); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+		if testHookWrite != nil {
+			return testHookWrite(path)
 		}
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
+		return nil
+	})
 }
 
 func writeAndSync(f *os.File, content func(io.Writer) error) error {
@@ -100,17 +78,7 @@ func writeAndSync(f *os.File, content func(io.Writer) error) error {
 	return f.Sync()
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // DirFile is one file of a directory written by SaveDir: a name inside the directory and its content.
 type DirFile struct {

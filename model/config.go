@@ -27,7 +27,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
+	"roads/internal/atomicfile"
 )
 
 // ModelType is the value of Config.ModelType (config.json "model_type").
@@ -157,19 +157,7 @@ func (c Config) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save model config %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.json.tmp")
-	if err != nil {
-		return fmt.Errorf("save model config: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(append(raw, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save model config %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save model config %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.WriteFile(path, append(raw, '\n')); err != nil {
 		return fmt.Errorf("save model config: %w", err)
 	}
 	return nil

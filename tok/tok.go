@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"roads/internal/atomicfile"
 	"strings"
 )
 
@@ -214,20 +215,10 @@ func Save(dir string, t Tokenizer) error {
 		return err
 	}
 	path := filepath.Join(dir, "tokenizer.json")
-	tmp, err := os.CreateTemp(dir, ".tokenizer-*.json")
-	if err != nil {
-		return fmt.Errorf("tok: save %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("tok: save: %w", err)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("tok: save %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("tok: save %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // Load reads dir/tokenizer.json.
