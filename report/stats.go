@@ -12,8 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-
-	"gonum.org/v1/gonum/stat/distuv"
+	"roads/internal/stats"
 )
 
 // Stat is a mean over independent units (seeds, or paired seeds for a
@@ -26,33 +25,19 @@ type Stat struct {
 
 // TQuantile is the p-quantile of Student's t with df degrees of freedom
 // (TQuantile(0.975, 2) = 4.303).
-func TQuantile(p float64, df int) float64 {
-	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(p)
-}
+func TQuantile(p float64, df int) float64 { return stats.TQuantile(p, df) }
 
 // Interval is the mean of xs with the 95% t-interval
 // mean ± t_{0.975, n−1} · sd / √n, sd the Bessel-corrected standard
-// deviation. Values are summed in order, so the result is deterministic.
+// deviation (internal/stats). Values are summed in order, so the result is
+// deterministic.
 func Interval(xs []float64) Stat {
-	n := len(xs)
-	s := Stat{N: n, Mean: math.NaN(), SD: math.NaN(), Low: math.NaN(), High: math.NaN()}
-	if n == 0 {
+	s := Stat{N: len(xs), Low: math.NaN(), High: math.NaN()}
+	s.Mean, s.SD = stats.MeanSD(xs)
+	if s.N < 2 {
 		return s
 	}
-	sum := 0.0
-	for _, x := range xs {
-		sum += x
-	}
-	s.Mean = sum / float64(n)
-	if n < 2 {
-		return s
-	}
-	ss := 0.0
-	for _, x := range xs {
-		ss += (x - s.Mean) * (x - s.Mean)
-	}
-	s.SD = math.Sqrt(ss / float64(n-1))
-	half := TQuantile(0.975, n-1) * s.SD / math.Sqrt(float64(n))
+	half := stats.T95(s.SD, s.N)
 	s.Low, s.High = s.Mean-half, s.Mean+half
 	return s
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"roads/internal/stats"
 
 	"roads/exp"
 )
@@ -164,7 +165,7 @@ func SeedsToDecide(expect string, m float64, s Stat) int {
 		return 0
 	}
 	for n := s.N + 1; n <= MaxSeedsToDecide; n++ {
-		hw := TQuantile(0.975, n-1) * s.SD / math.Sqrt(float64(n))
+		hw := stats.T95(s.SD, n)
 		if v, _ := Judge(expect, m, Stat{Mean: s.Mean, SD: s.SD, Low: s.Mean - hw, High: s.Mean + hw, N: n}); v != exp.Inconclusive {
 			return n
 		}

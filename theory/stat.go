@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"roads/internal/stats"
 	"sort"
 	"sync"
 
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // StatConfig is the statistical consequence of Thm 3.1: a ground-truth
@@ -43,22 +43,8 @@ type MeanCI struct {
 }
 
 func meanCI(xs []float64) MeanCI {
-	n := float64(len(xs))
-	m := 0.0
-	for _, x := range xs {
-		m += x
-	}
-	m /= n
-	if len(xs) < 2 {
-		return MeanCI{Mean: m, CI95: math.NaN()}
-	}
-	v := 0.0
-	for _, x := range xs {
-		v += (x - m) * (x - m)
-	}
-	v /= n - 1
-	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975)
-	return MeanCI{Mean: m, CI95: q * math.Sqrt(v/n)}
+	m, sd := stats.MeanSD(xs)
+	return MeanCI{Mean: m, CI95: stats.T95(sd, len(xs))}
 }
 
 // StatRow is one N of the experiment.
