@@ -298,7 +298,7 @@ func findGroup(rep *report.Report, name, preset string) (*report.ExperimentRepor
 
 func runRepro(args []string, stdout io.Writer) error {
 	fs := newFlags("repro")
-	preset := fs.String("preset", "quick", "quick (one seed, minutes), full (every experiment, ≥3 seeds) or smoke (CI: every stage, nothing learned)")
+	preset := fs.String("preset", "quick", "quick (main on 3 seeds with the embedded SFT models, a few minutes), full (every experiment at its full preset: hours on 2 cores) or smoke (CI: every stage, nothing learned)")
 	smoke := fs.Bool("smoke", false, "same as --preset smoke")
 	results := fs.String("results", "runs/repro/results", "results store (resumable: finished cells are kept)")
 	out := fs.String("out", "runs/repro/report", "report directory (report.md, cells.csv, plots/)")
