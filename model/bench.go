@@ -24,7 +24,7 @@ type BenchResult struct {
 	TokensPerSecWithPrefillMedian float64 `json:"tokens_per_s_with_prefill_median,omitempty"`
 }
 
-// BenchConfig is the peer benchmark's model (shared/bench/torch_gpt.py):
+// BenchConfig is the peer benchmark's model (bench/torch_gpt.py):
 // vocab 256, context 64, 4 heads, untied LM head with bias.
 func BenchConfig(dModel, nLayer int) Config {
 	return NewConfig(256, 64, dModel, nLayer, 4)

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// Benchmarks with the peer's exact setup (shared/bench/torch_gpt.py): batch 32,
+// Benchmarks with the peer's exact setup (bench/torch_gpt.py): batch 32,
 // context 64, vocab 256, 4 heads, untied head with bias, Adam lr 1e-3.
 //
 //	go test ./model -run '^$' -bench . -benchtime 20x

@@ -1,5 +1,5 @@
 // Package model is roads' causal transformer: a GPT-2-style pre-LayerNorm
-// decoder with learned positions (the architecture of shared/bench/torch_gpt.py)
+// decoder with learned positions (the architecture of bench/torch_gpt.py)
 // with a language-model head or a scalar (reward/value) head, explicit
 // forward/backward passes over right-padded batches, and KV-cache sampling.
 //

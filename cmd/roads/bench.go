@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("bench", "measure engine speed on the PyTorch peer's model and step (shared/bench/torch_gpt.py)", runBench)
+	register("bench", "measure engine speed on the PyTorch peer's model and step (bench/torch_gpt.py)", runBench)
 }
 
 // runBench times training at d128/L2 and d256/L4 and KV-cache sampling at
