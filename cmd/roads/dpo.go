@@ -12,6 +12,7 @@ import (
 
 	"roads/ckpt"
 	"roads/data"
+	"roads/eval"
 	"roads/model"
 	"roads/pft"
 	"roads/task"
@@ -181,26 +182,41 @@ func addEvalFlags(fs *flag.FlagSet) *evalFlags {
 }
 
 // report runs the --eval_prompts gold evaluation of the reference and the
-// trained policy and writes gold_eval.json.
+// trained policy with eval.Evaluate, the one gold evaluator roads has (the
+// same estimator as `roads eval` and the experiments), and writes
+// gold_eval.json: {"prompts", "samples_per_prompt", "reference": eval report,
+// "policy": eval report with KL to the reference}.
 func (e *evalFlags) report(stdout io.Writer, dir string, policy, ref *model.Model, t *task.Task, seed uint64) error {
 	if e.evalPrompts <= 0 || t == nil {
 		return nil
 	}
-	prompts := t.Prompts(task.Test, 0, e.evalPrompts)
-	before, err := pft.EvaluateGold(ref, nil, t, prompts, e.evalSamples, seed)
+	refPolicy, err := eval.NewModelPolicy(ref, t)
 	if err != nil {
-		return err
+		return fmt.Errorf("--eval_prompts: reference: %w", err)
 	}
-	after, err := pft.EvaluateGold(policy, ref, t, prompts, e.evalSamples, seed)
+	trained, err := eval.NewModelPolicy(policy, t)
 	if err != nil {
-		return err
+		return fmt.Errorf("--eval_prompts: policy: %w", err)
+	}
+	opt := eval.Options{Prompts: t.Prompts(task.Test, 0, e.evalPrompts), SamplesPerPrompt: e.evalSamples, Seed: seed}
+	before, err := eval.Evaluate(t, refPolicy, nil, opt)
+	if err != nil {
+		return fmt.Errorf("--eval_prompts: reference: %w", err)
+	}
+	after, err := eval.Evaluate(t, trained, refPolicy, opt)
+	if err != nil {
+		return fmt.Errorf("--eval_prompts: policy: %w", err)
 	}
 	res := map[string]any{"prompts": e.evalPrompts, "samples_per_prompt": e.evalSamples, "reference": before, "policy": after}
 	if err := ckpt.WriteJSON(filepath.Join(dir, "gold_eval.json"), res); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "gold reward on %d test prompts: reference %.4f ± %.4f → policy %.4f ± %.4f; KL(π‖π_ref) %.4f nats (k1)\n",
-		e.evalPrompts, before.Gold, before.GoldSE, after.Gold, after.GoldSE, after.KL)
+	kl := "no KL"
+	if after.KL != nil {
+		kl = fmt.Sprintf("KL(π‖π_ref) %.4f nats (k1)", after.KL.Mean)
+	}
+	fmt.Fprintf(stdout, "gold reward on %d test prompts: reference %s → policy %s; win rate vs the task's reference %.3f → %.3f; %s\n",
+		e.evalPrompts, before.Gold, after.Gold, before.WinRate.Mean, after.WinRate.Mean, kl)
 	return nil
 }
 
