@@ -10,6 +10,7 @@ import (
 
 	"roads/data"
 	"roads/eval"
+	"roads/recipe"
 	"roads/task"
 )
 
@@ -18,13 +19,6 @@ func init() {
 }
 
 const taskHelp = "task: a preset (list: roads data task --list), a preset with overrides (summarize,horizon=8,seed=2), or a config .json file"
-
-// RNG streams of the data commands: each draws its own train prompts.
-const (
-	streamDemos uint64 = iota + 1
-	streamGen
-	streamPrompts
-)
 
 func runData(args []string, stdout io.Writer) error {
 	subs := map[string]func([]string, io.Writer) error{
@@ -42,15 +36,6 @@ func runData(args []string, stdout io.Writer) error {
 		return fmt.Errorf("unknown data subcommand %q (want %s)", args[0], strings.Join(names, ", "))
 	}
 	return subs[args[0]](args[1:], stdout)
-}
-
-// completionText renders a completion in TRL's convention: prompt +
-// completion is the full text, so a non-empty completion starts with a space.
-func completionText(t *task.Task, ids []int32) string {
-	if len(ids) == 0 {
-		return ""
-	}
-	return " " + t.Decode(ids)
 }
 
 func writeJSONLine(w io.Writer, v any) error {
@@ -91,29 +76,26 @@ func runDataDemos(args []string, stdout io.Writer) error {
 	if r < 0 {
 		r = t.DemoRate()
 	}
-	prompts := t.Prompts(split, task.Hash(*seed, streamDemos), *n)
-	rows := make([]data.PromptCompletion, len(prompts))
+	demos, err := recipe.Demonstrations(t, split, *seed, *n, r)
+	if err != nil {
+		return err
+	}
 	var goldSum, refSum, lenSum float64
-	for i, p := range prompts {
-		sc, err := t.DemoScript(p, r)
+	for _, d := range demos {
+		ref, err := t.Reference(d.Prompt)
 		if err != nil {
 			return err
 		}
-		d := sc.Sample(task.NewRNG(*seed, streamDemos, uint64(i)))
-		ref, err := t.Reference(p)
+		g, err := t.Gold(d.Prompt, d.Completion)
 		if err != nil {
 			return err
 		}
-		g, err := t.Gold(p, d)
-		if err != nil {
-			return err
-		}
-		gr, _ := t.Gold(p, ref)
+		gr, _ := t.Gold(d.Prompt, ref)
 		goldSum += g
 		refSum += gr
-		lenSum += float64(len(d))
-		rows[i] = data.PromptCompletion{Prompt: t.Decode(p), Completion: completionText(t, d)}
+		lenSum += float64(len(d.Completion))
 	}
+	rows := recipe.DemoRows(t, demos)
 	if err := data.WritePromptCompletions(*out, rows, keys); err != nil {
 		return err
 	}
@@ -170,22 +152,16 @@ func runDataGen(args []string, stdout io.Writer) error {
 	if temp < 0 {
 		temp = t.LabelTemperature()
 	}
-	prompts := t.Prompts(split, task.Hash(*seed, streamGen), *n)
 	opt := eval.PrefOptions{K: *k, Pairing: *pairing, Mode: *mode, Temperature: temp, SampleTemperature: *temperature,
-		Greedy: *temperature == 0, MaxNewTokens: *maxNew, Seed: *seed, KeepIdentical: *keepIdentical}
-	pairs, st, err := eval.Preferences(t, pol, prompts, opt)
+		Greedy: *temperature == 0, MaxNewTokens: *maxNew, KeepIdentical: *keepIdentical}
+	pairs, st, err := recipe.Preferences(t, pol, split, *seed, *n, opt)
 	if err != nil {
 		return err
 	}
 	if len(pairs) == 0 {
 		return fmt.Errorf("data gen: no pairs survived (%d identical, %d gold ties dropped); try --keep_identical or a more diverse policy", st.Identical, st.GoldTies)
 	}
-	rows := make([]data.Preference, len(pairs))
-	for i, p := range pairs {
-		rows[i] = data.Preference{Prompt: t.Decode(p.Prompt), Chosen: completionText(t, p.Chosen), Rejected: completionText(t, p.Rejected),
-			HasScores: true, ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected}
-	}
-	if err := data.WritePreferences(*out, rows, keys); err != nil {
+	if err := data.WritePreferences(*out, recipe.PreferenceRows(t, pairs), keys); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -223,11 +199,7 @@ func runDataPrompts(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prompts := t.Prompts(split, task.Hash(*seed, streamPrompts), *n)
-	rows := make([]data.PromptOnly, len(prompts))
-	for i, p := range prompts {
-		rows[i] = data.PromptOnly{Prompt: t.Decode(p)}
-	}
+	rows := recipe.PromptRows(t, recipe.Prompts(t, split, recipe.StreamPrompts, *seed, *n))
 	if err := data.WritePrompts(*out, rows, keys); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"roads/recipe"
 
 	"roads/ckpt"
 	"roads/eval"
@@ -18,12 +19,6 @@ import (
 // fitted on them, and the DPO policy trained on them. Each is keyed by the
 // resolved settings it depends on (the SFT key included, since the pairs are
 // the SFT model's samples), so arms paired on a seed share them.
-
-// streamGen is the prompt stream of preference data (as `roads data gen`).
-const streamGen uint64 = 2
-
-// streamOnline draws the extra unlabelled prompts of prompt augmentation.
-const streamOnline uint64 = 3
 
 // PrefSettings are the "prefs" parameters.
 type PrefSettings struct {
@@ -78,7 +73,7 @@ func sftKeyOf(c exp.Cell, t *task.Task, arch ModelArch) (sftKey, error) {
 }
 
 // Preferences returns the cell's preference pairs on split: n prompts of the
-// split (stream Hash(seed, 2), as `roads data gen --seed SEED`), the SFT
+// split (recipe.Preferences: the pairs `roads data gen --seed SEED` writes), the SFT
 // model's completions, gold Bradley–Terry labels at the task's label
 // temperature. n_pairs train pairs feed DPO and the reward models;
 // rm_eval.val_pairs validation pairs measure verifiers in distribution.
@@ -115,9 +110,8 @@ func Preferences(ctx context.Context, c exp.Cell, art *exp.Artifacts, split task
 		if err != nil {
 			return err
 		}
-		prompts := t.Prompts(split, task.Hash(c.Seed(), streamGen), n)
-		opt := eval.PrefOptions{K: ps.K, Pairing: ps.Pairing, Mode: ps.Mode, Temperature: t.LabelTemperature(), Seed: c.Seed()}
-		pairs, st, err := eval.Preferences(t, pol, prompts, opt)
+		opt := eval.PrefOptions{K: ps.K, Pairing: ps.Pairing, Mode: ps.Mode, Temperature: t.LabelTemperature()}
+		pairs, st, err := recipe.Preferences(t, pol, split, c.Seed(), n, opt)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"roads/recipe"
 
 	"roads/eval"
 	"roads/exp"
@@ -30,11 +31,6 @@ func init() {
 		exp.Register(fmt.Sprintf("sft_stop%d", l), exp.MethodFunc(runSFTTruncated))
 	}
 }
-
-// RNG stream labels of the experiment data (the same as `roads data demos`,
-// so a cell's demonstrations are `roads data demos --seed SEED` with the
-// cell's task).
-const streamDemos uint64 = 1
 
 // Task builds the cell's task: the "task" parameter (a preset, a preset
 // with overrides such as "summarize,horizon=8", or a task config object)
@@ -97,20 +93,21 @@ func Demonstrations(t *task.Task, d Demos, seed uint64) ([]pft.SFTExample, error
 	if d.N <= 0 {
 		return nil, fmt.Errorf("demos.n = %d, want a positive count", d.N)
 	}
-	rate := t.DemoRate()
+	rate := -1.0 // the task's documented rate
 	if d.CorruptionRate != nil {
+		if *d.CorruptionRate < 0 || *d.CorruptionRate > 1 {
+			return nil, fmt.Errorf("demos.corruption_rate = %v, want a rate in [0, 1]", *d.CorruptionRate)
+		}
 		rate = *d.CorruptionRate
 	}
-	prompts := t.Prompts(task.Train, task.Hash(seed, streamDemos), d.N)
-	out := make([]pft.SFTExample, len(prompts))
+	demos, err := recipe.Demonstrations(t, task.Train, seed, d.N, rate)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pft.SFTExample, len(demos))
 	eos := t.Tokenizer().EOS()
-	for i, p := range prompts {
-		sc, err := t.DemoScript(p, rate)
-		if err != nil {
-			return nil, err
-		}
-		demo := sc.Sample(task.NewRNG(seed, streamDemos, uint64(i)))
-		out[i] = pft.SFTExample{Prompt: p, Completion: append(append([]int32(nil), demo...), eos)}
+	for i, demo := range demos {
+		out[i] = pft.SFTExample{Prompt: demo.Prompt, Completion: append(append([]int32(nil), demo.Completion...), eos)}
 	}
 	return out, nil
 }
@@ -213,7 +210,7 @@ func evaluatePolicy(c exp.Cell, t *task.Task, pol, refPol eval.Policy) (exp.Resu
 	if err := c.Decode("eval", &es); err != nil {
 		return exp.Result{}, err
 	}
-	rep, err := eval.Evaluate(t, pol, refPol, eval.Options{N: es.Prompts, SamplesPerPrompt: es.SamplesPerPrompt, Seed: task.Hash(c.Seed(), 0xe7a1)})
+	rep, err := eval.Evaluate(t, pol, refPol, eval.Options{N: es.Prompts, SamplesPerPrompt: es.SamplesPerPrompt, Seed: recipe.EvalSeed(c.Seed())})
 	if err != nil {
 		return exp.Result{}, err
 	}

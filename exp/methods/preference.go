@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"roads/recipe"
 
 	"roads/ckpt"
 	"roads/exp"
@@ -160,9 +161,9 @@ func onlinePrompts(c exp.Cell, t *task.Task, extra int) ([][]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	prompts := t.Prompts(task.Train, task.Hash(c.Seed(), streamGen), n)
+	prompts := recipe.Prompts(t, task.Train, recipe.StreamPrefs, c.Seed(), n)
 	if extra > 0 {
-		prompts = append(prompts, t.Prompts(task.Train, task.Hash(c.Seed(), streamOnline), extra)...)
+		prompts = append(prompts, recipe.Prompts(t, task.Train, recipe.StreamPrompts, c.Seed(), extra)...)
 	}
 	return prompts, nil
 }
@@ -403,7 +404,7 @@ func runBoN(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, er
 	if err != nil {
 		return exp.Result{}, err
 	}
-	out, err := pft.BestOfNEval(sft, v, t, t.Prompts(task.Test, 0, bs.Prompts), bs.N, task.Hash(c.Seed(), 0xb0))
+	out, err := pft.BestOfNEval(sft, v, t, t.Prompts(task.Test, 0, bs.Prompts), bs.N, recipe.BestOfNSeed(c.Seed()))
 	if err != nil {
 		return exp.Result{}, err
 	}

@@ -3,6 +3,7 @@ package methods
 import (
 	"context"
 	"fmt"
+	"roads/recipe"
 
 	"roads/eval"
 	"roads/exp"
@@ -46,9 +47,6 @@ type VerifierEval struct {
 	// samples two completions for; 0 skips (b).
 	OnPolicyPrompts int `json:"on_policy_prompts"`
 }
-
-// streamOnPolicy draws the validation prompts of the on-policy pairs.
-const streamOnPolicy uint64 = 4
 
 // verifierMetricPrefix is the record prefix of a verifier's panel metrics.
 func verifierMetricPrefix(name string) string {
@@ -121,8 +119,8 @@ func addVerifierPanel(ctx context.Context, c exp.Cell, art *exp.Artifacts, final
 		if err != nil {
 			return err
 		}
-		prompts := t.Prompts(task.Validation, task.Hash(c.Seed(), streamOnPolicy), ve.OnPolicyPrompts)
-		if sets["onpolicy_"], err = OnPolicyPairs(t, final, prompts, task.Hash(c.Seed(), streamOnPolicy, 1)); err != nil {
+		prompts := recipe.Prompts(t, task.Validation, recipe.StreamOnPolicy, c.Seed(), ve.OnPolicyPrompts)
+		if sets["onpolicy_"], err = OnPolicyPairs(t, final, prompts, recipe.OnPolicySampleSeed(c.Seed())); err != nil {
 			return err
 		}
 	}

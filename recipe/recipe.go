@@ -1,0 +1,131 @@
+// Package recipe is the one recipe for a task's data: which prompts a
+// (task, seed, split, n) draws, which demonstrations and preference pairs are
+// made from them, and how they are written as TRL JSONL rows. The CLI
+// (`roads data demos|gen|prompts`) and the experiments (exp/methods) both
+// call it, so `roads data gen --seed S` writes the pairs an experiment cell
+// of seed S trains on (TestDataGenEqualsExperimentPairs).
+//
+// Every random draw comes from a named stream of the seed (Hash(seed,
+// stream)); the streams are defined here and nowhere else.
+package recipe
+
+import (
+	"fmt"
+
+	"roads/data"
+	"roads/eval"
+	"roads/task"
+)
+
+// The named random streams of a data seed. Each is a prompt stream of the
+// split (task.Prompts(split, task.Hash(seed, stream), n)); demonstrations also
+// draw their corruptions from task.NewRNG(seed, StreamDemos, i).
+const (
+	// StreamDemos: the SFT demonstrations' prompts and corruptions.
+	StreamDemos uint64 = 1
+	// StreamPrefs: the preference pairs' prompts (the samples and labels
+	// come from eval.Preferences seeded with the data seed).
+	StreamPrefs uint64 = 2
+	// StreamPrompts: unlabelled prompts (`roads data prompts`, the extra
+	// prompts of online prompt augmentation).
+	StreamPrompts uint64 = 3
+	// StreamOnPolicy: the validation prompts of the on-policy verifier pairs
+	// (their samples are seeded with Hash(seed, StreamOnPolicy, 1)).
+	StreamOnPolicy uint64 = 4
+)
+
+// Seeds of the experiments' gold evaluations, derived from the data seed.
+const (
+	evalSeedLabel uint64 = 0xe7a1
+	bonSeedLabel  uint64 = 0xb0
+)
+
+// EvalSeed is the sampling seed of a cell's gold evaluation.
+func EvalSeed(seed uint64) uint64 { return task.Hash(seed, evalSeedLabel) }
+
+// BestOfNSeed is the sampling seed of a cell's Best-of-N evaluation.
+func BestOfNSeed(seed uint64) uint64 { return task.Hash(seed, bonSeedLabel) }
+
+// OnPolicySampleSeed is the sampling seed of the on-policy verifier pairs.
+func OnPolicySampleSeed(seed uint64) uint64 { return task.Hash(seed, StreamOnPolicy, 1) }
+
+// Prompts are n prompts of split drawn from stream of the data seed.
+func Prompts(t *task.Task, split task.Split, stream, seed uint64, n int) [][]int32 {
+	return t.Prompts(split, task.Hash(seed, stream), n)
+}
+
+// Demo is one demonstration: a prompt and its completion (no EOS).
+type Demo struct {
+	Prompt, Completion []int32
+}
+
+// Demonstrations draws n prompts of split from StreamDemos and one
+// demonstration of each from the task's demonstrator at rate (a negative
+// rate means the task's documented demo_corruption).
+func Demonstrations(t *task.Task, split task.Split, seed uint64, n int, rate float64) ([]Demo, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("demonstrations: n = %d, want a positive count", n)
+	}
+	if rate < 0 {
+		rate = t.DemoRate()
+	}
+	prompts := Prompts(t, split, StreamDemos, seed, n)
+	out := make([]Demo, len(prompts))
+	for i, p := range prompts {
+		sc, err := t.DemoScript(p, rate)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Demo{Prompt: p, Completion: sc.Sample(task.NewRNG(seed, StreamDemos, uint64(i)))}
+	}
+	return out, nil
+}
+
+// Preferences draws n prompts of split from StreamPrefs and makes preference
+// pairs of pol's samples with eval.Preferences, seeded with the data seed
+// (opt.Seed is overwritten).
+func Preferences(t *task.Task, pol eval.Policy, split task.Split, seed uint64, n int, opt eval.PrefOptions) ([]eval.Pair, eval.PrefStats, error) {
+	if n <= 0 {
+		return nil, eval.PrefStats{}, fmt.Errorf("preferences: n = %d prompts, want > 0", n)
+	}
+	opt.Seed = seed
+	return eval.Preferences(t, pol, Prompts(t, split, StreamPrefs, seed, n), opt)
+}
+
+// CompletionText renders a completion in TRL's convention: prompt +
+// completion is the full text, so a non-empty completion starts with a space.
+func CompletionText(t *task.Task, ids []int32) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return " " + t.Decode(ids)
+}
+
+// DemoRows are demonstrations as TRL prompt/completion rows.
+func DemoRows(t *task.Task, demos []Demo) []data.PromptCompletion {
+	rows := make([]data.PromptCompletion, len(demos))
+	for i, d := range demos {
+		rows[i] = data.PromptCompletion{Prompt: t.Decode(d.Prompt), Completion: CompletionText(t, d.Completion)}
+	}
+	return rows
+}
+
+// PreferenceRows are pairs as TRL preference rows with an explicit prompt,
+// carrying the gold rewards as score_chosen / score_rejected.
+func PreferenceRows(t *task.Task, pairs []eval.Pair) []data.Preference {
+	rows := make([]data.Preference, len(pairs))
+	for i, p := range pairs {
+		rows[i] = data.Preference{Prompt: t.Decode(p.Prompt), Chosen: CompletionText(t, p.Chosen), Rejected: CompletionText(t, p.Rejected),
+			HasScores: true, ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected}
+	}
+	return rows
+}
+
+// PromptRows are prompts as TRL prompt-only rows.
+func PromptRows(t *task.Task, prompts [][]int32) []data.PromptOnly {
+	rows := make([]data.PromptOnly, len(prompts))
+	for i, p := range prompts {
+		rows[i] = data.PromptOnly{Prompt: t.Decode(p)}
+	}
+	return rows
+}
