@@ -48,7 +48,7 @@ func TestReproSmoke(t *testing.T) {
 			rows[strings.TrimSpace(f[1])] = cells
 		}
 	}
-	arms := []string{"sft", "sft_stop2", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "rloo", "ppo"}
+	arms := []string{"sft", "sft_stop2", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "rloo", "ppo", "grpo"}
 	for _, m := range arms {
 		r, ok := rows[m]
 		if !ok {
@@ -62,8 +62,8 @@ func TestReproSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, _ := filepath.Glob(filepath.Join(results, "main", "*.json"))
-	if len(recs) != 9 { // 8 records + spec.json
-		t.Fatalf("%d files in the store, want 8 records and spec.json", len(recs))
+	if len(recs) != 10 { // 9 records + spec.json
+		t.Fatalf("%d files in the store, want 9 records and spec.json", len(recs))
 	}
 
 	stdout.Reset()

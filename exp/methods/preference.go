@@ -28,6 +28,7 @@ func init() {
 	}
 	exp.Register("rloo", exp.MethodFunc(runRLOO))
 	exp.Register("ppo", exp.MethodFunc(runPPO))
+	exp.Register("grpo", exp.MethodFunc(runGRPO))
 	exp.Register("rm_eval", exp.MethodFunc(runRMEval))
 	exp.Register("bon", exp.MethodFunc(runBoN))
 }
@@ -311,6 +312,21 @@ func runRLOO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, e
 		run := cfg
 		run.OutputDir = dir
 		return pft.TrainRLOO(run, policy, ref, v, prompts, env)
+	})
+}
+
+func runGRPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+	cfg := pft.DefaultGRPOTrainConfig()
+	if err := c.Decode("grpo", &cfg); err != nil { // "verifier" lands in cfg.Inputs.Verifier
+		return exp.Result{}, err
+	}
+	verifier := cfg.Verifier
+	cfg.Inputs = pft.Inputs{Verifier: verifier}
+	cfg.Seed, cfg.DisableTQDM = c.Seed(), true
+	return rlArm(ctx, c, art, "grpo", verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
+		run := cfg
+		run.OutputDir = dir
+		return pft.TrainGRPO(run, policy, ref, v, prompts, env)
 	})
 }
 

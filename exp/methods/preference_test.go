@@ -16,7 +16,7 @@ const tinyParams = `
     "policy_model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "rm_model": {"init": "sft", "d_model": 16, "n_layer": 1, "n_head": 2},
     "demos": {"n": 64}, "sft": {"max_steps": 10, "per_device_train_batch_size": 16}, "n_pairs": 24,
     "dpo": {"num_train_epochs": 1, "warmup_steps": 0, "per_device_train_batch_size": 8}, "rm": {"num_train_epochs": 1, "per_device_train_batch_size": 8},
-    "online": {"samples_per_prompt": 3}, "rloo": {"max_steps": 2, "per_device_train_batch_size": 8}, "ppo": {"max_steps": 2, "per_device_train_batch_size": 8},
+    "online": {"samples_per_prompt": 3}, "rloo": {"max_steps": 2, "per_device_train_batch_size": 8}, "ppo": {"max_steps": 2, "per_device_train_batch_size": 8}, "grpo": {"max_steps": 2, "per_device_train_batch_size": 8},
     "bon": {"n": [1, 2, 4], "prompts": 8}, "rm_eval": {"val_pairs": 16}, "eval": {"prompts": 12, "samples_per_prompt": 1},
     "verifier_eval": {"verifiers": ["global", "local", "dpo"], "offline_prompts": 24, "on_policy_prompts": 12}`
 
@@ -24,7 +24,7 @@ const tinyPolicySpec = `{
   "name": "tiny_policies", "title": "every policy arm", "inherit": "common",
   "params": {` + tinyParams + `},
   "method_params": {"dpo_2x": {"dpo": {"num_train_epochs": 2}}, "online_dpo_sft_aug": {"online": {"extra_prompts": 8}}},
-  "axes": {"seed": [1], "method": ["sft", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_sft_aug", "rloo", "ppo"]}
+  "axes": {"seed": [1], "method": ["sft", "dpo", "dpo_2x", "online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_sft_aug", "rloo", "ppo", "grpo"]}
 }`
 
 const tinyVerifierSpec = `{
@@ -77,7 +77,7 @@ func requireMetrics(t *testing.T, r *exp.Record, names ...string) {
 func TestPreferenceMethodsRecords(t *testing.T) {
 	results := t.TempDir()
 	pol := runSpec(t, results, tinyPolicySpec)
-	if len(pol) != 9 {
+	if len(pol) != 10 {
 		t.Fatalf("%d policy records", len(pol))
 	}
 	policyMetrics := []string{"gold", "gold_ci_low", "gold_ci_high", "win_rate", "win_rate_ci_low", "win_rate_ci_high",
@@ -108,7 +108,7 @@ func TestPreferenceMethodsRecords(t *testing.T) {
 		t.Errorf("online prompts %v and %v, want 24 and 32", a, b)
 	}
 	// The same global reward model (one artefact) and the same validation pairs: the same fit everywhere.
-	for _, m := range []string{"online_dpo_dpo", "online_dpo_sft_aug", "rloo", "ppo"} {
+	for _, m := range []string{"online_dpo_dpo", "online_dpo_sft_aug", "rloo", "ppo", "grpo"} {
 		if pol[m].Metrics["rm_val_likelihood"] != pol["online_dpo_sft"].Metrics["rm_val_likelihood"] {
 			t.Errorf("%s: verifier fit %v differs from online_dpo_sft's %v", m, pol[m].Metrics["rm_val_likelihood"], pol["online_dpo_sft"].Metrics["rm_val_likelihood"])
 		}
