@@ -19,7 +19,7 @@ import (
 // model's extra tokens are worth less than nothing on average, so "stop
 // after L tokens" already beats the SFT model. A preference-trained arm
 // that does not beat this baseline has learned a stopping rule, nothing more
-// (docs/tasks.md, "Length").
+// (docs/results/summarize-findings-2026-11-28.md, "Length").
 type Truncated struct {
 	Base      Policy
 	MaxTokens int   // L ≥ 0

@@ -304,7 +304,7 @@ type Truncate struct {
 // after truncate.max_tokens tokens with a forced EOS (eval.Truncated), KL to
 // the SFT model measured exactly as for the trained arms. On summarize a
 // preference-trained arm must beat it before its gain is more than "stop
-// early" (docs/tasks.md, "Length").
+// early" (docs/results/summarize-findings-2026-11-28.md, "Length").
 func runSFTTruncated(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
 	var tr Truncate
 	if err := c.Decode("truncate", &tr); err != nil {
