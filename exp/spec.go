@@ -434,6 +434,15 @@ func EmbeddedSpec(name string) (*Spec, error) {
 	return ParseSpec("embedded:"+name, data)
 }
 
+func isEmbedded(name string) bool {
+	for _, n := range EmbeddedNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
 // LoadSpec resolves what `roads run` is given: an existing file path wins;
 // otherwise a built-in name, also accepted as "experiments/NAME.json" so the
 // documented command works from any directory.
@@ -443,7 +452,9 @@ func LoadSpec(arg string) (*Spec, error) {
 	}
 	name := strings.TrimSuffix(filepath.Base(arg), ".json")
 	if arg == name || arg == name+".json" || filepath.ToSlash(arg) == "experiments/"+name+".json" {
-		return EmbeddedSpec(name)
+		if arg == name || isEmbedded(name) {
+			return EmbeddedSpec(name)
+		}
 	}
 	return nil, fmt.Errorf("experiment spec %s: no such file (built-in experiments: %s)", arg, strings.Join(EmbeddedNames(), ", "))
 }

@@ -378,3 +378,20 @@ func TestEmbeddedSpecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A spec path that does not exist is reported as a missing file, a bare
+// unknown name as an unknown built-in, and a built-in's file name resolves.
+func TestLoadSpecMissingFile(t *testing.T) {
+	if _, err := LoadSpec("nosuch.json"); err == nil || !strings.Contains(err.Error(), "experiment spec nosuch.json: no such file") {
+		t.Fatalf("LoadSpec(nosuch.json): %v", err)
+	}
+	if _, err := LoadSpec("dir/nosuch.json"); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("LoadSpec(dir/nosuch.json): %v", err)
+	}
+	if _, err := LoadSpec("nosuch"); err == nil || !strings.Contains(err.Error(), `no built-in experiment "nosuch"`) {
+		t.Fatalf("LoadSpec(nosuch): %v", err)
+	}
+	if s, err := LoadSpec("main.json"); err != nil || s.Name != "main" {
+		t.Fatalf("LoadSpec(main.json): %v", err)
+	}
+}

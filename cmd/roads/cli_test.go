@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,5 +72,38 @@ func TestConfigFlagValue(t *testing.T) {
 		if got := configFlagValue(c.args); got != c.want {
 			t.Errorf("configFlagValue(%v) = %q, want %q", c.args, got, c.want)
 		}
+	}
+}
+
+// TestHelpOnEverySubcommand: -h works on every command and every data / rm
+// subcommand, writing nothing and failing with nothing but flag.ErrHelp.
+func TestHelpOnEverySubcommand(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil { // a command that ignored -h would write here
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	var lines [][]string
+	for name := range commands {
+		lines = append(lines, []string{name, "-h"})
+	}
+	for _, sub := range []string{"demos", "gen", "prompts", "task"} {
+		lines = append(lines, []string{"data", sub, "-h"})
+	}
+	lines = append(lines, []string{"data", "-h"}, []string{"rm", "eval", "-h"})
+	for _, args := range lines {
+		var out bytes.Buffer
+		err := commands[args[0]].run(args[1:], &out)
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("roads %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("-h wrote %d entries into the working directory", len(entries))
+	}
+	var out bytes.Buffer
+	if err := runData([]string{"-h"}, &out); err != nil || !strings.Contains(out.String(), "gen ") || !strings.Contains(out.String(), "demos ") {
+		t.Errorf("roads data -h: %v\n%s", err, out.String())
 	}
 }

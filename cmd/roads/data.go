@@ -20,6 +20,14 @@ func init() {
 
 const taskHelp = "task: a preset (list: roads data task --list), a preset with overrides (summarize,horizon=8,seed=2), or a config .json file"
 
+// dataSubcommandHelp is `roads data -h`.
+var dataSubcommandHelp = map[string]string{
+	"demos":   "SFT demonstrations from the task's demonstrator (TRL prompt/completion JSONL)",
+	"gen":     "preference pairs of a policy's samples, labelled by the gold reward (TRL preference JSONL)",
+	"prompts": "prompts only (TRL prompt-only JSONL)",
+	"task":    "describe a task, list the presets (--list) or print its resolved config (--json)",
+}
+
 func runData(args []string, stdout io.Writer) error {
 	subs := map[string]func([]string, io.Writer) error{
 		"demos": runDataDemos, "gen": runDataGen, "prompts": runDataPrompts, "task": runDataTask,
@@ -30,6 +38,14 @@ func runData(args []string, stdout io.Writer) error {
 			names = append(names, n)
 		}
 		sort.Strings(names)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			fmt.Fprintf(stdout, "usage: roads data <%s> [flags]\n\n", strings.Join(names, "|"))
+			for _, n := range names {
+				fmt.Fprintf(stdout, "  %-8s %s\n", n, dataSubcommandHelp[n])
+			}
+			fmt.Fprintf(stdout, "\nroads data SUBCOMMAND -h lists a subcommand's flags.\n")
+			return nil
+		}
 		if len(args) == 0 {
 			return fmt.Errorf("usage: roads data <%s> [flags]", strings.Join(names, "|"))
 		}
