@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +37,7 @@ func ReadJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("read json: %w", err)
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), v); err != nil { // a leading byte-order mark is not JSON
 		if se, ok := err.(*json.SyntaxError); ok {
 			return fmt.Errorf("%s: invalid JSON at byte %d: %w", path, se.Offset, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"roads/internal/atomicfile"
+	"unicode/utf8"
 )
 
 // Keys names the JSON fields of each role; the zero value of a field means
@@ -122,6 +123,22 @@ func ReadRecords(path string) ([]Record, error) {
 	return recs, nil
 }
 
+// utf8BOM is the byte-order mark some editors put at the start of a file.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// invalidUTF8At is the offset of the first byte of b that is not valid UTF-8,
+// or -1.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
 func readRecords(name string, r io.Reader) ([]Record, error) {
 	br := bufio.NewReader(r)
 	var recs []Record
@@ -129,6 +146,12 @@ func readRecords(name string, r io.Reader) ([]Record, error) {
 		b, err := br.ReadBytes('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if line == 1 {
+			b = bytes.TrimPrefix(b, utf8BOM) // written by some editors; not part of the JSON
+		}
+		if bad := invalidUTF8At(b); bad >= 0 {
+			return nil, fmt.Errorf("%s:%d: byte %d: invalid UTF-8 (JSONL must be UTF-8 text; decoding it would silently replace the bytes with U+FFFD)", name, line, bad+1)
 		}
 		trimmed := bytes.TrimSpace(b)
 		if len(trimmed) > 0 {

@@ -166,3 +166,26 @@ func TestWritersNeverLeavePartialFiles(t *testing.T) {
 		t.Fatalf("missing dir error = %v", err)
 	}
 }
+
+// A leading byte-order mark is accepted; invalid UTF-8 is an error naming the
+// file, line and byte, never a silent U+FFFD.
+func TestBOMAndInvalidUTF8(t *testing.T) {
+	dir := t.TempDir()
+	bom := filepath.Join(dir, "bom.jsonl")
+	os.WriteFile(bom, []byte("\xEF\xBB\xBF{\"prompt\": \"a\", \"completion\": \" b\"}\n{\"prompt\": \"c\", \"completion\": \" d\"}\n"), 0o644)
+	rows, err := ReadPromptCompletions(bom, Keys{})
+	if err != nil || len(rows) != 2 || rows[0].Prompt != "a" {
+		t.Fatalf("BOM file: %v %v", rows, err)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"prompt\": \"a\", \"completion\": \" b\"}\n{\"prompt\": \"c\xff\", \"completion\": \" d\"}\n"), 0o644)
+	if _, err := ReadPromptCompletions(bad, Keys{}); err == nil || !strings.Contains(err.Error(), bad+":2: byte 14: invalid UTF-8") {
+		t.Fatalf("invalid UTF-8: %v", err)
+	}
+	// A BOM anywhere but the start is not silently dropped.
+	mid := filepath.Join(dir, "mid.jsonl")
+	os.WriteFile(mid, []byte("{\"prompt\": \"a\", \"completion\": \" b\"}\n\xEF\xBB\xBF{\"prompt\": \"c\", \"completion\": \" d\"}\n"), 0o644)
+	if _, err := ReadPromptCompletions(mid, Keys{}); err == nil || !strings.Contains(err.Error(), mid+":2") {
+		t.Fatalf("BOM on line 2: %v", err)
+	}
+}

@@ -244,7 +244,7 @@ func lineCol(data []byte, offset int64) (line, col int) {
 // decodeStrict decodes JSON data into v, rejecting unknown fields and
 // trailing data; errors name source and, where known, the line.
 func decodeStrict(source string, data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(source, data, err)

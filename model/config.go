@@ -133,7 +133,7 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}
 	c := defaults()
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("model config %s: %w", path, err)

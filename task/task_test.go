@@ -693,3 +693,20 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		t.Fatalf("resolved %+v seed %d, %v", p, tk.Config().Seed, err)
 	}
 }
+
+// A task config file that starts with a UTF-8 byte-order mark loads like one
+// without it.
+func TestReadConfigAcceptsBOM(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "task.json")
+	body := `{"name":"mine","base":"sorted","seed":2,"params":{"items_max":5}}`
+	if err := os.WriteFile(path, append([]byte("\xEF\xBB\xBF"), body...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ReadConfig(path)
+	if err != nil {
+		t.Fatalf("BOM config: %v", err)
+	}
+	if cfg.Name != "mine" || cfg.Seed != 2 {
+		t.Fatalf("BOM config decoded as %+v", cfg)
+	}
+}

@@ -5,6 +5,7 @@
 package tok
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -228,7 +229,7 @@ func Load(dir string) (Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tok: %w", err)
 	}
-	t, err := Unmarshal(data)
+	t, err := Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))) // a leading byte-order mark is not JSON
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

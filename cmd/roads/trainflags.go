@@ -40,7 +40,7 @@ func loadConfigFile(path string, cfg any) error {
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cfg); err != nil {
 		return fmt.Errorf("--config %s: %w", path, err)
