@@ -27,7 +27,7 @@ func runBench(args []string, stdout io.Writer) error {
 	batch := fs.Int("batch", 32, "sequences per step")
 	threads := fs.Int("threads", 2, "engine threads (goroutines for matmuls and row ops)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	engine.SetThreads(*threads)

@@ -29,7 +29,7 @@ func runBoN(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 42, "sampling seed")
 	out := fs.String("output_dir", "", "if set, write bon.json there")
 	asJSON := fs.Bool("json", false, "print the curve as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" || *verifier == "" {

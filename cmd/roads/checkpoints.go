@@ -23,7 +23,7 @@ func runCheckpoints(args []string, stdout io.Writer) error {
 	experiment := fs.String("experiment", reproExperiment, "experiment (built-in name or spec file) whose sft cells are trained")
 	preset := fs.String("preset", "quick", "the experiment's preset")
 	cache := fs.String("cache", "runs/checkpoints/_artifacts", "artefact cache the models are trained in (resumable; must not hold embedded restores)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -107,3 +107,29 @@ func TestHelpOnEverySubcommand(t *testing.T) {
 		t.Errorf("roads data -h: %v\n%s", err, out.String())
 	}
 }
+
+// Non-finite float flags and a negative thread count are refused at parse
+// time, naming the flag, before anything is read or written.
+func TestNonFiniteFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		run  func([]string, ioWriter) error
+		args []string
+		want string
+	}{
+		{runDPO, []string{"--beta", "inf"}, "--beta +Inf: want a finite number"},
+		{runSFT, []string{"--weight_decay", "NaN"}, "--weight_decay NaN: want a finite number"},
+		{runDPO, []string{"--label_smoothing", "nan"}, "--label_smoothing NaN: want a finite number"},
+		{runSFT, []string{"--learning_rate", "-Inf"}, "--learning_rate -Inf: want a finite number"},
+		{runSFT, []string{"--threads", "-2"}, "--threads -2: want 0 (all cores) or a positive count"},
+	} {
+		out := filepath.Join(dir, "out")
+		err := c.run(append(c.args, "--output_dir", out), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+		if _, serr := os.Stat(out); serr == nil {
+			t.Errorf("%v: the refused run created its output_dir", c.args)
+		}
+	}
+}

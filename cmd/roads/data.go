@@ -74,7 +74,7 @@ func runDataDemos(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *n <= 0 {
@@ -146,7 +146,7 @@ func runDataGen(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *n <= 0 {
@@ -201,7 +201,7 @@ func runDataPrompts(args []string, stdout io.Writer) error {
 	splitName := fs.String("split", "train", "prompt split: train, validation or test")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *n <= 0 {
@@ -228,7 +228,7 @@ func runDataTask(args []string, stdout io.Writer) error {
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
 	list := fs.Bool("list", false, "list the presets")
 	asJSON := fs.Bool("json", false, "print only the resolved config as JSON (a valid --task file)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *list {

@@ -38,7 +38,7 @@ func runDPO(args []string, stdout io.Writer) error {
 	ev := addEvalFlags(fs)
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if cfg.Dataset == "" || cfg.Model == "" {

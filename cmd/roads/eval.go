@@ -26,7 +26,7 @@ func runEval(args []string, stdout io.Writer) error {
 	stream := fs.Uint64("stream", 0, "prompt stream of the split (0 = the standard evaluation set)")
 	rows := fs.Int("table_rows", 5, "rows of the sample table")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *modelSpec == "" {

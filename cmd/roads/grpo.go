@@ -28,7 +28,7 @@ func runGRPO(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.LossType, "loss_type", cfg.LossType, "dapo, bnpo, grpo or dr_grpo")
 	fs.StringVar(&cfg.ScaleRewards, "scale_rewards", cfg.ScaleRewards, "group, batch or none")
 	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)

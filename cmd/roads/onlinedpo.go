@@ -113,7 +113,7 @@ func runOnlineDPO(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.PairRule, "pair_rule", cfg.PairRule, "best_worst (the paper) or best_random")
 	fs.Float64Var(&cfg.MinScoreMargin, "min_score_margin", cfg.MinScoreMargin, "skip pairs whose verifier scores differ by less")
 	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)

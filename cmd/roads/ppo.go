@@ -31,7 +31,7 @@ func runPPO(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.NumPPOEpochs, "num_ppo_epochs", cfg.NumPPOEpochs, "passes over each rollout")
 	fs.IntVar(&cfg.NumMiniBatches, "num_mini_batches", cfg.NumMiniBatches, "minibatches per pass (one optimiser update each)")
 	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)

@@ -20,7 +20,7 @@ func runReport(args []string, stdout io.Writer) error {
 	table := fs.String("table", "main", "print this experiment's table to stdout (empty: none)")
 	metric := fs.String("metric", "", "with --json: print only this metric of --table's rows (arm → mean, CI, n)")
 	asJSON := fs.Bool("json", false, "print the verdicts and tables as JSON instead of text")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

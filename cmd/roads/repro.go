@@ -34,7 +34,7 @@ func runRepro(args []string, stdout io.Writer) error {
 	noProgress := fs.Bool("no_progress", false, "no progress bar on stderr")
 	noEmbedded := fs.Bool("no_embedded_sft", false, "train the SFT models even where the binary embeds them for the same settings")
 	jobs := fs.Int("jobs", 0, "local shard processes (see roads run --jobs); 0: one per core, except 1 for --preset smoke")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -26,7 +26,7 @@ func runRLOO(args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
 	fs.BoolVar(&cfg.NormalizeAdvantages, "normalize_advantages", cfg.NormalizeAdvantages, "standardise the advantages over the batch")
 	fs.Float64Var(&cfg.Epsilon, "epsilon", cfg.Epsilon, "clip range of the probability ratio")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)

@@ -56,7 +56,7 @@ func runRM(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if cfg.Dataset == "" {
@@ -161,7 +161,7 @@ func runRMEval(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *verifier == "" || *path == "" {

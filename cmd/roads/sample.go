@@ -27,7 +27,7 @@ func runSample(args []string, stdout io.Writer) error {
 	topK := fs.Int("top_k", 0, "keep the k most likely tokens (0: all)")
 	seed := fs.Uint64("seed", 42, "sampling seed")
 	asJSON := fs.Bool("json", false, "print JSON lines {prompt, completion, logprob, eos}")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {

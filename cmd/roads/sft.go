@@ -49,7 +49,7 @@ func runSFT(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if cfg.Data == "" {

@@ -40,7 +40,7 @@ func runTheory(args []string, stdout io.Writer) error {
 		statTol  = fs.Float64("stat_grad_tol", stat.Solver.GradTol, "gradient tolerance of the statistical experiment's solves")
 	)
 	fs.StringVar(out, "output_dir", *out, "alias of --out")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
