@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"roads/ckpt"
 	"roads/data"
@@ -150,6 +151,7 @@ func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferenceP
 		return nil, err
 	}
 	pairs := make([]pft.PreferencePair, len(rows))
+	var identical []int // 1-based rows whose two sides are the same tokens
 	for i, r := range rows {
 		var p pft.PreferencePair
 		for _, f := range []struct {
@@ -162,6 +164,15 @@ func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferenceP
 			}
 		}
 		pairs[i] = p
+		if slices.Equal(p.Chosen, p.Rejected) {
+			identical = append(identical, i+1)
+		}
+	}
+	switch {
+	case len(identical) == len(pairs):
+		return nil, fmt.Errorf("%s: every one of the %d rows has chosen == rejected (after tokenisation): a preference loss learns nothing from them", path, len(pairs))
+	case len(identical) > 0:
+		slog.Warn("preference rows with chosen == rejected carry no preference", "file", path, "rows", len(identical), "of", len(pairs), "first_line", identical[0])
 	}
 	return pairs, nil
 }

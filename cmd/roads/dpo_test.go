@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -186,4 +187,29 @@ func writeTemp(t *testing.T, dir, content string) string {
 // with returns base followed by more, never sharing base's backing array.
 func with(base []string, more ...string) []string {
 	return append(append(make([]string, 0, len(base)+len(more)), base...), more...)
+}
+
+// Preference data whose every row has chosen == rejected is refused, naming
+// the file; some such rows are kept with a warning.
+func TestDegeneratePreferencesRefused(t *testing.T) {
+	dir := t.TempDir()
+	tk, err := task.Load(tinyTask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tk.Prompts(task.Train, 0, 1)[0]
+	ref, _ := tk.Reference(p)
+	row := func(a, b string) string {
+		return fmt.Sprintf(`{"prompt": %q, "chosen": %q, "rejected": %q}`+"\n", tk.Decode(p), a, b)
+	}
+	same := filepath.Join(dir, "same.jsonl")
+	writeFile(t, same, row(" "+tk.Decode(ref), " "+tk.Decode(ref))+row("", ""))
+	if _, err := readPairs(same, data.Keys{}, tk.Tokenizer()); err == nil || !strings.Contains(err.Error(), same+": every one of the 2 rows has chosen == rejected") {
+		t.Fatalf("all-identical pairs: %v", err)
+	}
+	mixed := filepath.Join(dir, "mixed.jsonl")
+	writeFile(t, mixed, row(" "+tk.Decode(ref), "")+row("", ""))
+	if pairs, err := readPairs(mixed, data.Keys{}, tk.Tokenizer()); err != nil || len(pairs) != 2 {
+		t.Fatalf("mixed pairs: %d, %v", len(pairs), err)
+	}
 }
