@@ -133,3 +133,30 @@ func TestNonFiniteFlagsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A model directory without tokenizer.json is an error naming the directory,
+// unless --tokenizer bytes asks for the byte-level tokenizer.
+func TestMissingTokenizerIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	dataPath := filepath.Join(dir, "d.jsonl")
+	writeFile(t, dataPath, strings.Repeat(`{"prompt": "ab", "completion": "cd"}`+"\n", 8))
+	out := filepath.Join(dir, "run")
+	if err := runSFT([]string{"--data", dataPath, "--output_dir", out, "--max_steps", "2", "--per_device_train_batch_size", "8",
+		"--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(out, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	err := runSample([]string{"--model", out, "--prompt", "ab"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "model "+out+" has no tokenizer.json: pass --tokenizer bytes") {
+		t.Fatalf("sample without tokenizer.json: %v", err)
+	}
+	if err := runSample([]string{"--model", out, "--prompt", "ab", "--tokenizer", "bytes", "--max_new_tokens", "2"}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("sample --tokenizer bytes: %v", err)
+	}
+	err = runSFT([]string{"--data", dataPath, "--model", out, "--output_dir", filepath.Join(dir, "run2"), "--max_steps", "1", "--disable_tqdm"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "has no tokenizer.json: pass --task") {
+		t.Fatalf("sft --model without tokenizer.json: %v", err)
+	}
+}

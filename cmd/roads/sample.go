@@ -27,6 +27,7 @@ func runSample(args []string, stdout io.Writer) error {
 	topK := fs.Int("top_k", 0, "keep the k most likely tokens (0: all)")
 	seed := fs.Uint64("seed", 42, "sampling seed")
 	asJSON := fs.Bool("json", false, "print JSON lines {prompt, completion, logprob, eos}")
+	tokenizer := fs.String("tokenizer", "", "bytes: use the byte-level tokenizer for a model directory without tokenizer.json (otherwise that is an error)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +40,9 @@ func runSample(args []string, stdout io.Writer) error {
 	}
 	m.Freeze()
 	if tk == nil {
+		if *tokenizer != "bytes" {
+			return fmt.Errorf("model %s has no tokenizer.json: pass --tokenizer bytes to encode the prompt with the byte-level tokenizer", *dir)
+		}
 		tk = tok.Bytes{}
 	}
 	ids, err := tk.Encode(*prompt)

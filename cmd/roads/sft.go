@@ -65,6 +65,9 @@ func runSFT(args []string, stdout io.Writer) error {
 		}
 	}
 	if tk == nil {
+		if cfg.Model != "" && cfg.Task == "" {
+			return fmt.Errorf("model %s has no tokenizer.json: pass --task to use a task's tokenizer", cfg.Model)
+		}
 		if tk, err = tokenizerFor(cfg.Task); err != nil {
 			return err
 		}
