@@ -51,6 +51,10 @@ func LoadInto(path string, dst []View) error {
 	return f.loadInto(path, dst, f.Tensors)
 }
 
+// LoadInto fills dst from the file's tensors (source names the file in
+// errors), erroring on any missing, unexpected or misshapen one.
+func (f *File) LoadInto(source string, dst []View) error { return f.loadInto(source, dst, f.Tensors) }
+
 // loadInto fills dst from tensors (a subset of f's), erroring on any missing, unexpected or misshapen one.
 func (f *File) loadInto(source string, dst []View, tensors []Tensor) error {
 	byName := make(map[string]Tensor, len(tensors))

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"roads/ckpt"
 	"roads/tok"
@@ -45,8 +46,25 @@ func LoadDir(dir string) (*Model, tok.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Check every tensor's shape in the safetensors header against what
+	// config.json implies before allocating the model: a config that does not
+	// match its weights fails here, naming the tensor, not in an allocation.
+	weights := filepath.Join(dir, ckpt.ModelFile)
+	f, err := ckpt.ReadSafetensors(weights)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range newLayout(cfg).specs {
+		t, ok := f.Tensor(s.name)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: missing tensor %q (config.json: %s)", weights, s.name, cfg.shapeSummary())
+		}
+		if !slices.Equal(t.Shape, s.shape) {
+			return nil, nil, fmt.Errorf("%s: tensor %q has shape %v but config.json (%s) implies %v", weights, s.name, t.Shape, cfg.shapeSummary(), s.shape)
+		}
+	}
 	m := newEmpty(cfg, true)
-	if err := ckpt.LoadInto(filepath.Join(dir, ckpt.ModelFile), m.Views()); err != nil {
+	if err := f.LoadInto(weights, m.Views()); err != nil {
 		return nil, nil, err
 	}
 	var t tok.Tokenizer

@@ -81,6 +81,40 @@ func defaults() Config {
 	}
 }
 
+// Documented maxima of a config's sizes, checked before anything is
+// allocated. MaxParams (2^31 by default) bounds the total; commands that build
+// or load models offer --max_params to raise it.
+const (
+	MaxDim       = 1 << 16 // d_model, d_ff
+	MaxLayers    = 1 << 10 // n_layer
+	MaxVocab     = 1 << 22 // vocab_size
+	MaxPositions = 1 << 20 // n_positions
+)
+
+// MaxParams is the largest parameter count Validate accepts.
+var MaxParams int64 = 1 << 31
+
+// NumParams is the number of scalar parameters the config implies (a tied
+// head counts once), computed in closed form without allocating. It equals
+// Model.NumParams of a model built from c (TestConfigNumParams).
+func (c Config) NumParams() int64 {
+	D, F, V, P, L := int64(c.DModel), int64(c.DFF), int64(c.VocabSize), int64(c.NPositions), int64(c.NLayer)
+	perLayer := 2*D + 3*D*D + 3*D + D*D + D + 2*D + F*D + F + D*F + D
+	n := V*D + P*D + L*perLayer + 2*D
+	switch {
+	case c.Head == "scalar":
+		n += D + 1
+	case c.TieWordEmbeddings:
+	default:
+		n += V*D + V
+	}
+	return n
+}
+
+func (c Config) shapeSummary() string {
+	return fmt.Sprintf("vocab_size %d, n_positions %d, d_model %d, d_ff %d, n_layer %d, head %s", c.VocabSize, c.NPositions, c.DModel, c.DFF, c.NLayer, c.Head)
+}
+
 // Validate reports the first problem with c, naming the config.json field.
 func (c Config) Validate() error {
 	switch {
@@ -100,6 +134,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: d_model %d is not divisible by n_head %d", c.DModel, c.NHead)
 	case c.DFF <= 0:
 		return fmt.Errorf("config: d_ff must be positive, got %d", c.DFF)
+	case c.DModel > MaxDim || c.DFF > MaxDim:
+		return fmt.Errorf("config: d_model %d / d_ff %d: at most %d", c.DModel, c.DFF, MaxDim)
+	case c.NLayer > MaxLayers:
+		return fmt.Errorf("config: n_layer %d: at most %d", c.NLayer, MaxLayers)
+	case c.VocabSize > MaxVocab:
+		return fmt.Errorf("config: vocab_size %d: at most %d", c.VocabSize, MaxVocab)
+	case c.NPositions > MaxPositions:
+		return fmt.Errorf("config: n_positions %d: at most %d", c.NPositions, MaxPositions)
+	case c.NumParams() > MaxParams:
+		return fmt.Errorf("config: %d parameters (%.1f GB of float32 weights, more again for gradients and AdamW) exceed the limit of %d; --max_params raises it",
+			c.NumParams(), float64(c.NumParams())*4/1e9, MaxParams)
 	case !(c.LayerNormEps > 0):
 		return fmt.Errorf("config: layer_norm_eps must be positive, got %g", c.LayerNormEps)
 	case c.Head != "lm" && c.Head != "scalar":

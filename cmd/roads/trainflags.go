@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"roads/model"
 	"strings"
 
 	"roads/pft"
@@ -67,4 +68,5 @@ func addTrainFlags(fs *flag.FlagSet, a *pft.TrainArgs) {
 	fs.IntVar(&a.SaveTotalLimit, "save_total_limit", a.SaveTotalLimit, "checkpoints kept (0: all)")
 	fs.BoolVar(&a.DisableTQDM, "disable_tqdm", a.DisableTQDM, "no progress bar")
 	fs.IntVar(&a.Threads, "threads", a.Threads, "engine threads (0: all cores)")
+	fs.Int64Var(&model.MaxParams, "max_params", model.MaxParams, "refuse a model (new or loaded) with more parameters than this, before allocating it")
 }
