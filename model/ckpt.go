@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 
@@ -66,6 +67,13 @@ func LoadDir(dir string) (*Model, tok.Tokenizer, error) {
 	m := newEmpty(cfg, true)
 	if err := f.LoadInto(weights, m.Views()); err != nil {
 		return nil, nil, err
+	}
+	for _, p := range m.Params() { // a NaN weight would only show up later as NaN log-probs
+		for i, v := range p.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, nil, fmt.Errorf("%s: tensor %q holds a non-finite value (%v) at flat index %d", weights, p.Name, v, i)
+			}
+		}
 	}
 	var t tok.Tokenizer
 	if ok, err := fileExists(filepath.Join(dir, ckpt.TokenizerFile)); err != nil {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +81,26 @@ func TestLoadDirChecksConfigAgainstHeader(t *testing.T) {
 	os.WriteFile(path, raw, 0o644)
 	if _, _, err = LoadDir(dir); err == nil || !strings.Contains(err.Error(), "exceed the limit of 2147483648") {
 		t.Fatalf("huge config: %v", err)
+	}
+}
+
+// A NaN inside a model's weights is caught at load, naming the tensor and
+// the index.
+func TestLoadDirRefusesNonFiniteWeights(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(NewConfig(11, 9, 16, 1, 2), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		if p.Name == "h.0.mlp.fc_in.weight" {
+			p.Data[7] = float32(math.NaN())
+		}
+	}
+	if err := SaveDir(dir, m, tok.Bytes{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), `tensor "h.0.mlp.fc_in.weight" holds a non-finite value (NaN) at flat index 7`) {
+		t.Fatalf("NaN weight: %v", err)
 	}
 }
