@@ -266,10 +266,11 @@ func trainDPO(kind string, cfg DPOTrainConfig, resolved any, policy, ref *model.
 	}
 	eos := policy.Config().EOSTokenID
 
-	r, err := startRun(kind, cfg.TrainArgs, resolved, policy, env.Tokenizer, len(pairs), env.Progress)
+	r, err := startRun(kind, cfg.TrainArgs, resolved, pairs, policy, env.Tokenizer, len(pairs), env.Progress)
 	if err != nil {
 		return err
 	}
+	defer r.release()
 	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}

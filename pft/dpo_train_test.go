@@ -113,8 +113,8 @@ func TestTrainDPOResumeIsBitIdentical(t *testing.T) {
 		cfg.PerDeviceTrainBatchSize = 16
 		cfg.LRSchedulerType = "cosine"
 		policy := sft.Clone()
-		if fresh {
-			policy = newToyPolicy(t, 99)
+		if fresh { // everything must come from the checkpoint
+			scrambleAfterFingerprint(t, 99)
 		}
 		return policy, TrainDPO(cfg, policy, sft.Clone(), pairs, Env{Tokenizer: task.tk, Task: task})
 	}

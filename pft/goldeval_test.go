@@ -2,6 +2,7 @@ package pft
 
 import (
 	"math"
+	"testing"
 
 	"roads/model"
 )
@@ -64,4 +65,24 @@ func EvaluateGold(policy, ref *model.Model, t Task, prompts [][]int32, perPrompt
 		ev.KL = kl / float64(len(logp.Value))
 	}
 	return ev, nil
+}
+
+// scrambleAfterFingerprint makes the next run's models take random weights
+// (seeded) right after their initial weights are fingerprinted, once: a
+// resumed run must then take everything from its checkpoint.
+func scrambleAfterFingerprint(t *testing.T, seed uint64) {
+	t.Helper()
+	afterFingerprint = func(models []*model.Model) {
+		afterFingerprint = nil
+		for i, m := range models {
+			other, err := model.New(m.Config(), seed+uint64(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.CopyWeightsFrom(other); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() { afterFingerprint = nil })
 }

@@ -325,11 +325,12 @@ func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 	if err != nil {
 		return err
 	}
-	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, policy: policy, tk: env.Tokenizer,
+	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, data: prompts, policy: policy, tk: env.Tokenizer,
 		total: rlSteps(cfg.TrainArgs, len(prompts), perStep), progress: env.Progress})
 	if err != nil {
 		return err
 	}
+	defer r.release()
 	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -361,10 +361,11 @@ func trainOnlineDPOIterative(cfg OnlineDPOConfig, policy, ref *model.Model, v Ve
 		return fmt.Errorf("%s: the reference and the policy have different model configs", what)
 	}
 	// per_device_train_batch_size counts prompts: each gives at most one pair.
-	r, err := startRun(what, cfg.TrainArgs, cfg, policy, env.Tokenizer, len(prompts), env.Progress)
+	r, err := startRun(what, cfg.TrainArgs, cfg, prompts, policy, env.Tokenizer, len(prompts), env.Progress)
 	if err != nil {
 		return err
 	}
+	defer r.release()
 	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

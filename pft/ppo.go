@@ -462,11 +462,12 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 	if err != nil {
 		return err
 	}
-	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, policy: policy, tk: env.Tokenizer,
+	r, err := newRun(runSpec{kind: what, args: cfg.TrainArgs, resolved: cfg, data: prompts, policy: policy, tk: env.Tokenizer,
 		total: rlSteps(cfg.TrainArgs, len(prompts), perStep), aux: []*model.Model{value}, auxNames: []string{"value"}, progress: env.Progress})
 	if err != nil {
 		return err
 	}
+	defer r.release()
 	if err := saveReference(cfg.OutputDir, ref, env.Tokenizer); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

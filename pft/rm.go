@@ -316,10 +316,11 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 	eos := rm.Config().EOSTokenID
 	v := rmVerifier(cfg.Kind, rm)
 
-	r, err := startRun(what, cfg.TrainArgs, cfg, rm, env.Tokenizer, len(train), env.Progress)
+	r, err := startRun(what, cfg.TrainArgs, cfg, train, rm, env.Tokenizer, len(train), env.Progress)
 	if err != nil {
 		return RewardResult{}, err
 	}
+	defer r.release()
 	bestStep := 0
 	if r.bestCheckpoint != "" {
 		if _, err := fmt.Sscanf(filepath.Base(r.bestCheckpoint), ckpt.CheckpointPrefix+"%d", &bestStep); err != nil {

@@ -195,7 +195,9 @@ func TestRewardModelKeepsBestCheckpointAndStopsEarly(t *testing.T) {
 		t.Errorf("eval_results.json %+v differs from the returned %+v", er, res)
 	}
 	// Running again resumes the finished, early-stopped run and changes nothing.
-	again, err := TrainRewardModel(cfg, rm.Clone(), pairs, evalPairs, Env{})
+	rm2, err := NewGlobalRM(newToyPolicy(t, 11), "last", 12) // the run's own initial model
+	mustNoErr(t, err)
+	again, err := TrainRewardModel(cfg, rm2, pairs, evalPairs, Env{})
 	mustNoErr(t, err)
 	if again.Steps != res.Steps || again.BestStep != res.BestStep || again.Eval != res.Eval {
 		t.Errorf("rerun of an early-stopped run: %+v, first run %+v", again, res)

@@ -113,10 +113,11 @@ func TrainSFT(cfg SFTConfig, policy *model.Model, tk tok.Tokenizer, train []SFTE
 			return fmt.Errorf("sft: example %d has %d tokens, more than the model's n_positions %d", i, n, policy.Config().NPositions)
 		}
 	}
-	r, err := startRun("sft", cfg.TrainArgs, cfg, policy, tk, len(train), progress)
+	r, err := startRun("sft", cfg.TrainArgs, cfg, train, policy, tk, len(train), progress)
 	if err != nil {
 		return err
 	}
+	defer r.release()
 	var order orderCache
 	batch := model.Batch{}
 	for r.step < r.total {

@@ -45,6 +45,10 @@ type TrainArgs struct {
 	SaveTotalLimit          int     `json:"save_total_limit"`  // 0 keeps every checkpoint
 	DisableTQDM             bool    `json:"disable_tqdm"`      // no progress bar (TRL's name)
 	Threads                 int     `json:"threads,omitempty"` // engine threads; 0 keeps the current setting
+	// OverwriteOutputDir starts afresh in an output_dir that holds a run
+	// started with other settings, data or initial weights (TRL's flag);
+	// without it such a directory is refused (run_fingerprint.json).
+	OverwriteOutputDir bool `json:"overwrite_output_dir,omitempty"`
 }
 
 // DefaultTrainArgs are sensible settings for the small models roads trains.
@@ -113,6 +117,7 @@ type orderCache struct {
 // run is one training run's state outside the model: optimiser, schedule,
 // step counter, metrics file and progress bar.
 type run struct {
+	unlock  func() // releases output_dir's lock (release)
 	args    TrainArgs
 	kind    string // "sft", "dpo", ...
 	policy  *model.Model
@@ -161,6 +166,7 @@ type runSpec struct {
 	kind     string
 	args     TrainArgs
 	resolved any // written to training_config.json
+	data     any // what the run trains on (examples, pairs or prompts): fingerprinted
 	policy   *model.Model
 	tk       tok.Tokenizer
 	total    int            // training steps
@@ -172,16 +178,16 @@ type runSpec struct {
 // startRun prepares output_dir: it writes the resolved configuration, then
 // either resumes from the newest complete checkpoint (weights, AdamW moments,
 // step; metrics.jsonl is cut back to that step) or starts fresh.
-func startRun(kind string, args TrainArgs, resolved any, policy *model.Model, tk tok.Tokenizer, nExamples int, progress io.Writer) (*run, error) {
+func startRun(kind string, args TrainArgs, resolved, data any, policy *model.Model, tk tok.Tokenizer, nExamples int, progress io.Writer) (*run, error) {
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	return newRun(runSpec{kind: kind, args: args, resolved: resolved, policy: policy, tk: tk, total: args.totalSteps(nExamples), progress: progress})
+	return newRun(runSpec{kind: kind, args: args, resolved: resolved, data: data, policy: policy, tk: tk, total: args.totalSteps(nExamples), progress: progress})
 }
 
 // newRun is startRun with an explicit step count and optional auxiliary models.
 func newRun(spec runSpec) (*run, error) {
-	kind, args, resolved, policy, tk, progress := spec.kind, spec.args, spec.resolved, spec.policy, spec.tk, spec.progress
+	kind, args, resolved, policy := spec.kind, spec.args, spec.resolved, spec.policy
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
@@ -196,15 +202,40 @@ func newRun(spec runSpec) (*run, error) {
 	if args.Threads > 0 {
 		engine.SetThreads(args.Threads)
 	}
-	if err := os.MkdirAll(args.OutputDir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
-	}
-	if err := ckpt.WriteJSON(filepath.Join(args.OutputDir, "training_config.json"), resolved); err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
-	}
 	total := spec.total
 	if total <= 0 {
 		return nil, fmt.Errorf("%s: no training steps", kind)
+	}
+	models := append([]*model.Model{policy}, spec.aux...)
+	fp, err := newFingerprint(resolved, spec.data, models...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if afterFingerprint != nil {
+		afterFingerprint(models)
+	}
+	if err := os.MkdirAll(args.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	unlock, err := lockRunDir(args.OutputDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	r, err := openRun(spec, fp, total)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	r.unlock = unlock
+	return r, nil
+}
+
+// openRun is newRun once output_dir is locked: check the fingerprint, build
+// the optimisers, resume, and only then record the configuration.
+func openRun(spec runSpec, fp runFingerprint, total int) (*run, error) {
+	kind, args, resolved, policy, tk, progress := spec.kind, spec.args, spec.resolved, spec.policy, spec.tk, spec.progress
+	if err := prepareRunDir(kind, args.OutputDir, fp, args.OverwriteOutputDir); err != nil {
+		return nil, err
 	}
 	adamCfg := engine.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: args.WeightDecay}
 	opt, err := engine.NewAdamW(policy.Params(), adamCfg, model.DecayParam)
@@ -224,6 +255,13 @@ func newRun(spec runSpec) (*run, error) {
 	if err := r.resume(); err != nil {
 		return nil, fmt.Errorf("%s: resume from %s: %w", kind, args.OutputDir, err)
 	}
+	// The run is valid and resumable: now record what it was asked.
+	if err := ckpt.WriteJSON(filepath.Join(args.OutputDir, "training_config.json"), resolved); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := ckpt.WriteJSON(filepath.Join(args.OutputDir, FingerprintFile), fp); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
 	if err := r.openMetrics(); err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
@@ -238,6 +276,15 @@ func newRun(spec runSpec) (*run, error) {
 		_ = r.bar.Set(r.step)
 	}
 	return r, nil
+}
+
+// release gives output_dir's lock back; trainers defer it, so a run that
+// fails midway frees the directory too. It is safe to call twice.
+func (r *run) release() {
+	if r.unlock != nil {
+		r.unlock()
+		r.unlock = nil
+	}
 }
 
 func (r *run) adamState() *ckpt.AdamState { return r.adamStateOf(r.opt) }
@@ -464,6 +511,11 @@ func (r *run) endStep() error {
 	return nil
 }
 
+// afterFingerprint (tests only) runs once the initial weights are
+// fingerprinted: resume tests scramble the weights there to prove that a
+// resumed run takes everything from its checkpoint.
+var afterFingerprint func(models []*model.Model)
+
 // Test hooks: stopAfter simulates a crash after that many steps; poisonAt
 // (poisonValueAt) puts a NaN into the first gradient of the policy (the first
 // auxiliary model) at that step.
@@ -588,6 +640,7 @@ func (r *run) finish() error { return r.finishWith(nil) }
 // before the model files are written: loading the best checkpoint's weights
 // into the policy (load_best_model_at_end) and writing auxiliary models.
 func (r *run) finishWith(beforeModelFiles func() error) error {
+	defer r.release()
 	if err := r.flushLog(); err != nil {
 		return err
 	}

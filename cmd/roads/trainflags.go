@@ -68,5 +68,6 @@ func addTrainFlags(fs *flag.FlagSet, a *pft.TrainArgs) {
 	fs.IntVar(&a.SaveTotalLimit, "save_total_limit", a.SaveTotalLimit, "checkpoints kept (0: all)")
 	fs.BoolVar(&a.DisableTQDM, "disable_tqdm", a.DisableTQDM, "no progress bar")
 	fs.IntVar(&a.Threads, "threads", a.Threads, "engine threads (0: all cores)")
+	fs.BoolVar(&a.OverwriteOutputDir, "overwrite_output_dir", a.OverwriteOutputDir, "start afresh in an output_dir that holds a run started with other settings, data or initial model (otherwise refused)")
 	fs.Int64Var(&model.MaxParams, "max_params", model.MaxParams, "refuse a model (new or loaded) with more parameters than this, before allocating it")
 }

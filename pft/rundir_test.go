@@ -1,0 +1,126 @@
+package pft
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"roads/model"
+)
+
+// A run directory is keyed by what was asked: another setting, other data or
+// another initial model is refused before anything in the directory changes;
+// --overwrite_output_dir starts afresh and gives the fresh run's result.
+func TestRunDirectoryIsKeyedByWhatWasAsked(t *testing.T) {
+	ex, mc := tinySFT()
+	base := DefaultSFTConfig()
+	base.MaxSteps, base.SaveSteps, base.PerDeviceTrainBatchSize, base.DisableTQDM = 6, 2, 8, true
+	dir := t.TempDir()
+	cfg := base
+	cfg.OutputDir = dir
+	m, _ := model.New(mc, 1)
+	stopAfter = 3 // half done: checkpoint-2 on disk
+	err := TrainSFT(cfg, m, nil, ex, nil)
+	stopAfter = 0
+	if err == nil {
+		t.Fatal("simulated interruption did not stop the run")
+	}
+	record := func() string {
+		b, err := os.ReadFile(filepath.Join(dir, "training_config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	before := record()
+
+	other := cfg
+	other.LearningRate *= 2
+	fresh := func(seed uint64) *model.Model { m, _ := model.New(mc, seed); return m }
+	wantRefusal := func(err error, want string) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--overwrite_output_dir") {
+			t.Fatalf("got %v, want a refusal naming %q", err, want)
+		}
+		if record() != before {
+			t.Fatal("a refused run rewrote training_config.json")
+		}
+	}
+	wantRefusal(TrainSFT(other, fresh(1), nil, ex, nil), fmt.Sprintf("setting learning_rate is %v in the run, %v now", cfg.LearningRate, other.LearningRate))
+	wantRefusal(TrainSFT(cfg, fresh(1), nil, ex[:len(ex)-1], nil), "the training data differs")
+	wantRefusal(TrainSFT(cfg, fresh(2), nil, ex, nil), "the initial model differs")
+
+	// What cannot change a result may change: the thread count, the progress bar.
+	same := cfg
+	same.Threads, same.DisableTQDM = 1, false
+	resumed := fresh(1)
+	if err := TrainSFT(same, resumed, nil, ex, nil); err != nil {
+		t.Fatalf("resume with only volatile settings changed: %v", err)
+	}
+
+	// Overwrite: start afresh with the new learning rate; equal to a fresh run.
+	over := other
+	over.OverwriteOutputDir = true
+	a := fresh(1)
+	if err := TrainSFT(over, a, nil, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	ref := other
+	ref.OutputDir = t.TempDir()
+	b := fresh(1)
+	if err := TrainSFT(ref, b, nil, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !sameWeights(a, b) {
+		t.Fatal("--overwrite_output_dir did not start afresh")
+	}
+}
+
+// A directory with checkpoints but no fingerprint (what an older roads wrote,
+// or a copied run) is refused: what it was trained on is unknown.
+func TestRunDirectoryWithoutFingerprintIsRefused(t *testing.T) {
+	ex, mc := tinySFT()
+	cfg := DefaultSFTConfig()
+	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 2, 8, true
+	cfg.OutputDir = t.TempDir()
+	m, _ := model.New(mc, 1)
+	if err := TrainSFT(cfg, m, nil, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(cfg.OutputDir, FingerprintFile))
+	m2, _ := model.New(mc, 1)
+	if err := TrainSFT(cfg, m2, nil, ex, nil); err == nil || !strings.Contains(err.Error(), "no "+FingerprintFile) {
+		t.Fatalf("run directory without a fingerprint: %v", err)
+	}
+}
+
+// A second writer of one output_dir is refused at once, naming the holder;
+// the lock is given back when the holder finishes or fails.
+func TestRunDirectoryLock(t *testing.T) {
+	ex, mc := tinySFT()
+	cfg := DefaultSFTConfig()
+	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 2, 8, true
+	cfg.OutputDir = t.TempDir()
+	release, err := lockRunDir(cfg.OutputDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := model.New(mc, 1)
+	err = TrainSFT(cfg, m, nil, ex, nil)
+	if runDirLocking && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("is in use by pid %d", os.Getpid()))) {
+		t.Fatalf("second writer: %v, want a refusal naming pid %d", err, os.Getpid())
+	}
+	release()
+	stopAfter = 1 // a run that fails midway must give the lock back too
+	err = TrainSFT(cfg, m, nil, ex, nil)
+	stopAfter = 0
+	if err == nil {
+		t.Fatal("simulated interruption did not stop the run")
+	}
+	m2, _ := model.New(mc, 1)
+	if err := TrainSFT(cfg, m2, nil, ex, nil); err != nil {
+		t.Fatalf("after the holder released: %v", err)
+	}
+}
