@@ -303,7 +303,7 @@ func trainDPO(kind string, cfg DPOTrainConfig, resolved any, policy, ref *model.
 		policy.ZeroGrad()
 		loss, err := dpoStep(cfg.loss(), policy, batch, refC, refR)
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", kind, r.step+1, err)
+			return r.lossError(err)
 		}
 		if err := r.update(loss.Loss, loss.Metrics); err != nil {
 			return err

@@ -340,7 +340,7 @@ func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
 		roll, err := collectRollout(policy, ref, v, env.Task, batch, cfg.NumGenerations, stepRNG(cfg.Seed, what, r.step))
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		scores, err := applyMissingEOSPenalty(what, roll.scores, roll.s.eos, cfg.MissingEOSPenalty)
 		if err != nil {
@@ -349,21 +349,21 @@ func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 		// A_i = (r_i − mean_group r)/(std_group r + 1e-4)
 		adv, advMetrics, err := GRPOAdvantages(scores, cfg.NumGenerations, cfg.ScaleRewards)
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		policy.ZeroGrad()
 		out, err := policy.Forward(model.Batch{Tokens: roll.s.seqs, PromptLen: roll.s.promptLens}, model.ForwardOptions{})
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		logp := raggedTokens(out, out.LogProbs)
 		// ℓ_{i,t} = −min(ρA, clip(ρ)A) + β k3_{i,t}, aggregated by loss_type.
 		loss, err := GRPOLoss(lossCfg, GRPOBatch{Logp: logp, RefLogp: roll.refLogp, Advantages: adv, Entropy: raggedTokens(out, out.Entropy)})
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		if err := policy.Backward(flatGrad(out, loss.Grad), nil); err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		m := loss.Metrics
 		for k, val := range advMetrics {

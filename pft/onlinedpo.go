@@ -380,7 +380,7 @@ func trainOnlineDPOIterative(cfg OnlineDPOConfig, policy, ref *model.Model, v Ve
 		}
 		round, err := sampleAndSelect(cfg, policy, ref, v, env.Task, batchPrompts, stepRNG(cfg.Seed, "iterative", r.step))
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		pairs := round.preferencePairs()
 		if len(pairs) == 0 { // nothing to learn from: the step passes without an update
@@ -399,7 +399,7 @@ func trainOnlineDPOIterative(cfg OnlineDPOConfig, policy, ref *model.Model, v Ve
 		policy.ZeroGrad()
 		loss, err := dpoStep(cfg.loss(), policy, pairs, refScores.Value[:n], refScores.Value[n:])
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		for k, val := range round.metrics {
 			loss.Metrics[k] = val

@@ -477,12 +477,12 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
 		roll, err := collectRollout(policy, ref, v, env.Task, batch, 1, stepRNG(cfg.Seed, what, r.step))
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		seqs, plens := roll.s.seqs, roll.s.promptLens
 		oldLogp, err := tokenLogProbs(policy, seqs, plens)
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		oldValues := make([][]float64, len(seqs))
 		for lo := 0; lo < len(seqs); lo += scoreChunk {
@@ -496,7 +496,7 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 		// r_t = −β k1_t (+ score at the end), GAE, whitened advantages (equations above).
 		adv, err := PPOAdvantages(lossCfg, PPORollout{Scores: roll.scores, ContainsEOS: roll.s.eos, Logp: oldLogp, RefLogp: roll.refLogp, Values: oldValues})
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		n := len(seqs)
 		for epoch := range cfg.NumPPOEpochs {
@@ -518,7 +518,7 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 				value.ZeroGrad()
 				outP, err := policy.Forward(mbBatch, model.ForwardOptions{})
 				if err != nil {
-					return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+					return r.lossError(err)
 				}
 				outV, err := value.Forward(mbBatch, model.ForwardOptions{})
 				if err != nil {
@@ -529,10 +529,10 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 					OldLogp: pick(oldLogp), OldValues: pick(oldValues), Advantages: pick(adv.Advantages), Returns: pick(adv.Returns),
 					Entropy: raggedTokens(outP, outP.Entropy)})
 				if err != nil {
-					return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+					return r.lossError(err)
 				}
 				if err := policy.Backward(flatGrad(outP, loss.GradLogp), nil); err != nil {
-					return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+					return r.lossError(err)
 				}
 				if err := value.BackwardScalar(nil, valueGradFlat(outV, loss.GradValues)); err != nil {
 					return fmt.Errorf("%s: step %d: value model: %w", what, r.step+1, err)

@@ -268,26 +268,26 @@ func TrainRLOO(cfg RLOOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
 		roll, err := collectRollout(policy, ref, v, env.Task, batch, cfg.NumGenerations, stepRNG(cfg.Seed, what, r.step))
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		policy.ZeroGrad()
 		out, err := policy.Forward(model.Batch{Tokens: roll.s.seqs, PromptLen: roll.s.promptLens}, model.ForwardOptions{})
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		// R_j = s_j − β Σ_t k1_t and the leave-one-out advantages (equations above).
 		adv, err := RLOOAdvantages(advCfg, RLOORollout{Scores: roll.scores, ContainsEOS: roll.s.eos,
 			Logp: raggedTokens(out, out.LogProbs), RefLogp: roll.refLogp})
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		seqLogp := append([]float64(nil), out.SeqLogProb...)
 		loss, err := RLOOLoss(seqLogp, seqLogp, adv.Advantages, cfg.Epsilon)
 		if err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		if err := policy.Backward(seqGradFlat(out, loss.Grad), nil); err != nil {
-			return fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return r.lossError(err)
 		}
 		for k, val := range adv.Metrics {
 			loss.Metrics[k] = val

@@ -374,7 +374,7 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 		rm.ZeroGrad()
 		out, err := rm.Forward(model.Batch{Tokens: seqs, PromptLen: plens}, model.ForwardOptions{})
 		if err != nil {
-			return RewardResult{}, fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return RewardResult{}, r.lossError(err)
 		}
 		scores := out.Readout
 		if cfg.Kind == RMLocal {
@@ -383,7 +383,7 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 		// L = −(1/n) Σ log σ(r⁺ − r⁻) (+ centring), equation above.
 		loss, err := BradleyTerryLoss(lossCfg, scores[:n], scores[n:2*n], nil)
 		if err != nil {
-			return RewardResult{}, fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return RewardResult{}, r.lossError(err)
 		}
 		grad := append(append(make([]float64, 0, 2*n), loss.GradChosen...), loss.GradRejected...)
 		if cfg.Kind == RMLocal {
@@ -392,7 +392,7 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 			err = rm.BackwardScalar(grad, nil)
 		}
 		if err != nil {
-			return RewardResult{}, fmt.Errorf("%s: step %d: %w", what, r.step+1, err)
+			return RewardResult{}, r.lossError(err)
 		}
 		if err := r.update(loss.Loss, loss.Metrics); err != nil {
 			return RewardResult{}, err

@@ -2,6 +2,7 @@ package pft
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,24 @@ func TestRunDirectoryLock(t *testing.T) {
 	m2, _ := model.New(mc, 1)
 	if err := TrainSFT(cfg, m2, nil, ex, nil); err != nil {
 		t.Fatalf("after the holder released: %v", err)
+	}
+}
+
+// A loss fed non-finite log-probs because a weight went non-finite names the
+// parameter tensor and index, not the loss's internal array.
+func TestDivergedWeightsAreNamed(t *testing.T) {
+	ex, mc := tinySFT()
+	cfg := DefaultSFTConfig()
+	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 2, 8, true
+	cfg.OutputDir = t.TempDir()
+	m, _ := model.New(mc, 1)
+	for _, p := range m.Params() {
+		if p.Name == "h.0.attn.v_proj.weight" {
+			p.Data[5] = float32(math.Inf(1))
+		}
+	}
+	err := TrainSFT(cfg, m, nil, ex, nil)
+	if err == nil || !strings.Contains(err.Error(), "training diverged: weight tensor h.0.attn.v_proj.weight holds +Inf at index 5") {
+		t.Fatalf("diverged weights: %v", err)
 	}
 }

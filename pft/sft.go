@@ -131,15 +131,15 @@ func TrainSFT(cfg SFTConfig, policy *model.Model, tk tok.Tokenizer, train []SFTE
 		policy.ZeroGrad()
 		out, err := policy.Forward(batch, model.ForwardOptions{ScoreAll: !cfg.CompletionOnlyLoss})
 		if err != nil {
-			return fmt.Errorf("sft: step %d: %w", r.step+1, err)
+			return r.lossError(err)
 		}
 		// L = −(1/N) Σ log π(a_t|s_t) over the scored tokens (equation above).
 		loss, err := SFTLoss(SFTBatch{Logp: raggedTokens(out, out.LogProbs), Entropy: raggedTokens(out, out.Entropy)})
 		if err != nil {
-			return fmt.Errorf("sft: step %d: %w", r.step+1, err)
+			return r.lossError(err)
 		}
 		if err := policy.Backward(flatGrad(out, loss.Grad), nil); err != nil {
-			return fmt.Errorf("sft: step %d: %w", r.step+1, err)
+			return r.lossError(err)
 		}
 		if err := r.update(loss.Loss, loss.Metrics); err != nil {
 			return err

@@ -278,6 +278,29 @@ func openRun(spec runSpec, fp runFingerprint, total int) (*run, error) {
 	return r, nil
 }
 
+// lossError wraps an error from a loss at this step. When the loss was fed a
+// non-finite input, the cause is almost always that training diverged and a
+// weight went non-finite in an earlier update: the message then names the
+// first such parameter tensor and index, not the internal array.
+func (r *run) lossError(err error) error {
+	models := []*model.Model{r.policy}
+	names := []string{""}
+	for _, a := range r.aux {
+		models, names = append(models, a.model), append(names, a.name+" model ")
+	}
+	for k, m := range models {
+		for _, p := range m.Params() {
+			for i, v := range p.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("%s: step %d: %w: training diverged: weight tensor %s%s holds %v at index %d (last good checkpoint kept in %s; lower --learning_rate or set --max_grad_norm)",
+						r.kind, r.step+1, err, names[k], p.Name, v, i, r.args.OutputDir)
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%s: step %d: %w", r.kind, r.step+1, err)
+}
+
 // release gives output_dir's lock back; trainers defer it, so a run that
 // fails midway frees the directory too. It is safe to call twice.
 func (r *run) release() {
