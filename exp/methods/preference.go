@@ -300,53 +300,46 @@ func rlArm(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind, verifierNa
 	return res, nil
 }
 
-func runRLOO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
-	cfg := pft.DefaultRLOOTrainConfig()
-	if err := c.Decode("rloo", &cfg); err != nil { // "verifier" lands in cfg.Inputs.Verifier
+// runRL decodes the cell's name block into cfg (inputs and args point into
+// it; "verifier" lands in inputs.Verifier) and trains the arm with train in
+// rlArm, with the cell's seed and output directory.
+func runRL(ctx context.Context, c exp.Cell, art *exp.Artifacts, name string, cfg any, inputs *pft.Inputs, args *pft.TrainArgs,
+	train func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error) (exp.Result, error) {
+	if err := c.Decode(name, cfg); err != nil {
 		return exp.Result{}, err
 	}
-	verifier := cfg.Verifier
-	cfg.Inputs = pft.Inputs{Verifier: verifier}
-	cfg.Seed, cfg.DisableTQDM = c.Seed(), true
-	return rlArm(ctx, c, art, "rloo", verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
-		run := cfg
-		run.OutputDir = dir
-		return pft.TrainRLOO(run, policy, ref, v, prompts, env)
+	verifier := inputs.Verifier
+	*inputs = pft.Inputs{Verifier: verifier}
+	args.Seed, args.DisableTQDM = c.Seed(), true
+	return rlArm(ctx, c, art, name, verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
+		args.OutputDir = dir
+		return train(policy, ref, v, prompts, env)
+	})
+}
+
+func runRLOO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+	cfg := pft.DefaultRLOOTrainConfig()
+	return runRL(ctx, c, art, "rloo", &cfg, &cfg.Inputs, &cfg.TrainArgs, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error {
+		return pft.TrainRLOO(cfg, policy, ref, v, prompts, env)
 	})
 }
 
 func runGRPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
 	cfg := pft.DefaultGRPOTrainConfig()
-	if err := c.Decode("grpo", &cfg); err != nil { // "verifier" lands in cfg.Inputs.Verifier
-		return exp.Result{}, err
-	}
-	verifier := cfg.Verifier
-	cfg.Inputs = pft.Inputs{Verifier: verifier}
-	cfg.Seed, cfg.DisableTQDM = c.Seed(), true
-	return rlArm(ctx, c, art, "grpo", verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
-		run := cfg
-		run.OutputDir = dir
-		return pft.TrainGRPO(run, policy, ref, v, prompts, env)
+	return runRL(ctx, c, art, "grpo", &cfg, &cfg.Inputs, &cfg.TrainArgs, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error {
+		return pft.TrainGRPO(cfg, policy, ref, v, prompts, env)
 	})
 }
 
 func runPPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
 	cfg := pft.DefaultPPOTrainConfig()
-	if err := c.Decode("ppo", &cfg); err != nil {
-		return exp.Result{}, err
-	}
-	verifier := cfg.Verifier
-	cfg.Inputs = pft.Inputs{Verifier: verifier}
-	cfg.Seed, cfg.DisableTQDM = c.Seed(), true
-	return rlArm(ctx, c, art, "ppo", verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
+	return runRL(ctx, c, art, "ppo", &cfg, &cfg.Inputs, &cfg.TrainArgs, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error {
 		value, init, err := pft.NewValueModel(policy, v, c.Seed())
 		if err != nil {
 			return err
 		}
-		run := cfg
-		run.OutputDir = dir
-		run.ValueModelInit = init
-		return pft.TrainPPO(run, policy, ref, value, v, prompts, env)
+		cfg.ValueModelInit = init
+		return pft.TrainPPO(cfg, policy, ref, value, v, prompts, env)
 	})
 }
 
