@@ -177,6 +177,12 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}
+	return ParseConfig(path, raw)
+}
+
+// ParseConfig decodes and validates config.json's bytes (path names it in
+// errors).
+func ParseConfig(path string, raw []byte) (Config, error) {
 	c := defaults()
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
 	dec.DisallowUnknownFields()

@@ -153,6 +153,11 @@ func ReadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("task: %w", err)
 	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig decodes a task config file's bytes (path names it in errors).
+func ParseConfig(path string, data []byte) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
 	dec.DisallowUnknownFields()
 	var cfg Config
