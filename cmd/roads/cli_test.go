@@ -160,3 +160,28 @@ func TestMissingTokenizerIsAnError(t *testing.T) {
 		t.Fatalf("sft --model without tokenizer.json: %v", err)
 	}
 }
+
+// An example too long for any context is refused naming its line, never
+// fitted by growing n_positions; --max_length truncates it, keeping the start.
+func TestSFTLengthPolicy(t *testing.T) {
+	dir := t.TempDir()
+	dataPath := filepath.Join(dir, "d.jsonl")
+	long := strings.Repeat("x", 1<<20+10)
+	writeFile(t, dataPath, `{"prompt": "ab", "completion": "cd"}`+"\n"+`{"prompt": "ab", "completion": "`+long+`"}`+"\n")
+	args := []string{"--data", dataPath, "--max_steps", "1", "--per_device_train_batch_size", "2", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}
+	err := runSFT(append(args, "--output_dir", filepath.Join(dir, "a")), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), dataPath+":2: 1048589 tokens, more than any model's context (1048576); pass --max_length") {
+		t.Fatalf("overlong example: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+		t.Fatal("the refused run created its output_dir")
+	}
+	out := filepath.Join(dir, "b")
+	if err := runSFT(append(args, "--output_dir", out, "--max_length", "8"), &bytes.Buffer{}); err != nil {
+		t.Fatalf("--max_length 8: %v", err)
+	}
+	cfg := readJSONFile(t, filepath.Join(out, "config.json"))
+	if cfg["n_positions"] != 8.0 {
+		t.Fatalf("n_positions %v after --max_length 8, want 8 (the longest truncated example)", cfg["n_positions"])
+	}
+}

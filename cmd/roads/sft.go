@@ -30,6 +30,10 @@ type sftCLI struct {
 	NLayer     int `json:"n_layer"`
 	NHead      int `json:"n_head"`
 	NPositions int `json:"n_positions"` // 0: fit the longest example
+	// MaxLength truncates prompt + completion to this many tokens, keeping
+	// the start (TRL's max_length with truncation_mode keep_start); 0 keeps
+	// every token, and an example longer than model.MaxPositions is refused.
+	MaxLength int `json:"max_length,omitempty"`
 }
 
 func runSFT(args []string, stdout io.Writer) error {
@@ -47,6 +51,7 @@ func runSFT(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.NLayer, "n_layer", cfg.NLayer, "layers of a new model")
 	fs.IntVar(&cfg.NHead, "n_head", cfg.NHead, "attention heads of a new model")
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
+	fs.IntVar(&cfg.MaxLength, "max_length", cfg.MaxLength, "truncate prompt + completion (EOS included) to this many tokens, keeping the start (0: no truncation; longer than the model's context is refused)")
 	var keys data.Keys
 	keys.AddFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -74,6 +79,9 @@ func runSFT(args []string, stdout io.Writer) error {
 	}
 	examples, err := readSFTExamples(cfg.Data, keys, tk)
 	if err != nil {
+		return err
+	}
+	if examples, err = truncateExamples(cfg.Data, examples, cfg.MaxLength); err != nil {
 		return err
 	}
 	if policy == nil {
@@ -143,6 +151,34 @@ func readSFTExamples(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.SFTEx
 		out[i] = pft.SFTExample{Prompt: p, Completion: append(c, tk.EOS())}
 	}
 	return out, nil
+}
+
+// truncateExamples applies --max_length (keep the start; an example whose
+// completion would be cut away entirely is an error naming its line) and,
+// without it, refuses an example too long for any model (model.MaxPositions),
+// naming its line: the context is never grown silently to fit one long row.
+func truncateExamples(path string, examples []pft.SFTExample, maxLength int) ([]pft.SFTExample, error) {
+	if maxLength < 0 {
+		return nil, fmt.Errorf("--max_length %d: want 0 (no truncation) or a positive length", maxLength)
+	}
+	cut := 0
+	for i, ex := range examples {
+		n := len(ex.Prompt) + len(ex.Completion)
+		switch {
+		case maxLength == 0 && n > model.MaxPositions:
+			return nil, fmt.Errorf("%s:%d: %d tokens, more than any model's context (%d); pass --max_length to truncate", path, i+1, n, model.MaxPositions)
+		case maxLength > 0 && n > maxLength:
+			if len(ex.Prompt) >= maxLength {
+				return nil, fmt.Errorf("%s:%d: the prompt alone has %d tokens, so --max_length %d leaves no completion", path, i+1, len(ex.Prompt), maxLength)
+			}
+			examples[i].Completion = ex.Completion[:maxLength-len(ex.Prompt)]
+			cut++
+		}
+	}
+	if cut > 0 {
+		slog.Warn("sft: examples truncated to --max_length (their EOS is cut too)", "examples", cut, "of", len(examples), "max_length", maxLength)
+	}
+	return examples, nil
 }
 
 func orDefault(s, def string) string {
