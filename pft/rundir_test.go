@@ -144,3 +144,28 @@ func TestDivergedWeightsAreNamed(t *testing.T) {
 		t.Fatalf("diverged weights: %v", err)
 	}
 }
+
+// The explosion test: a loss over DivergenceFactor × the first one stops the
+// run as diverged, naming the step, instead of finishing with rc 0.
+func TestDivergingLossStopsTheRun(t *testing.T) {
+	ex, mc := tinySFT()
+	cfg := DefaultSFTConfig()
+	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 4, 8, true
+	cfg.OutputDir = t.TempDir()
+	m, _ := model.New(mc, 1)
+	r, err := startRun("sft", cfg.TrainArgs, cfg, ex, m, nil, len(ex), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.release()
+	if err := r.update(4.6, Metrics{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.update(4000, Metrics{}); err != nil { // large but under 1000 × 4.6
+		t.Fatal(err)
+	}
+	err = r.update(7.6e6, Metrics{})
+	if err == nil || !strings.Contains(err.Error(), "sft: step 3: loss 7.6e+06 is over 1000× the first step's (4.6): training diverged") {
+		t.Fatalf("diverging loss: %v", err)
+	}
+}

@@ -117,21 +117,24 @@ type orderCache struct {
 // run is one training run's state outside the model: optimiser, schedule,
 // step counter, metrics file and progress bar.
 type run struct {
-	unlock  func() // releases output_dir's lock (release)
-	args    TrainArgs
-	kind    string // "sft", "dpo", ...
-	policy  *model.Model
-	tk      tok.Tokenizer
-	opt     *engine.AdamW
-	aux     []*auxModel // further trained models (PPO's value model)
-	sched   engine.Schedule
-	step    int // completed training steps (one optimiser update each, except PPO's several)
-	total   int
-	start   time.Time
-	metrics *os.File
-	bar     *progressbar.ProgressBar
-	window  map[string][]float64 // metrics since the last log line
-	log     io.Writer            // where the progress bar goes (stderr)
+	unlock func() // releases output_dir's lock (release)
+	// firstLoss is the first loss this process saw (the divergence test).
+	firstLoss     float64
+	haveFirstLoss bool
+	args          TrainArgs
+	kind          string // "sft", "dpo", ...
+	policy        *model.Model
+	tk            tok.Tokenizer
+	opt           *engine.AdamW
+	aux           []*auxModel // further trained models (PPO's value model)
+	sched         engine.Schedule
+	step          int // completed training steps (one optimiser update each, except PPO's several)
+	total         int
+	start         time.Time
+	metrics       *os.File
+	bar           *progressbar.ProgressBar
+	window        map[string][]float64 // metrics since the last log line
+	log           io.Writer            // where the progress bar goes (stderr)
 
 	// resumed is the trainer state of the checkpoint the run resumed from
 	// (zero for a fresh run): trainers that track a best model read it back.
@@ -446,6 +449,15 @@ func (r *run) applyGradients(loss float64, m Metrics) error {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return fmt.Errorf("%s: step %d: loss is %v; stopping (last good checkpoint kept in %s)", r.kind, r.step+1, loss, r.args.OutputDir)
 	}
+	// The explosion test: a loss over DivergenceFactor × max(|first loss of
+	// this process|, 1) means training diverged (a learning rate far too
+	// high); stop rather than finish with rc 0 and a useless model.
+	if !r.haveFirstLoss {
+		r.firstLoss, r.haveFirstLoss = loss, true
+	} else if limit := DivergenceFactor * math.Max(math.Abs(r.firstLoss), 1); math.Abs(loss) > limit {
+		return fmt.Errorf("%s: step %d: loss %.4g is over %g× the first step's (%.4g): training diverged; stopping (last good checkpoint kept in %s; lower --learning_rate or set --max_grad_norm)",
+			r.kind, r.step+1, loss, DivergenceFactor, r.firstLoss, r.args.OutputDir)
+	}
 	params := r.policy.Params()
 	for _, a := range r.aux {
 		params = append(params, a.model.Params()...)
@@ -533,6 +545,10 @@ func (r *run) endStep() error {
 	}
 	return nil
 }
+
+// DivergenceFactor is the explosion test's bound: a step whose |loss|
+// exceeds it times max(|first loss|, 1) stops the run as diverged.
+const DivergenceFactor = 1000.0
 
 // afterFingerprint (tests only) runs once the initial weights are
 // fingerprinted: resume tests scramble the weights there to prove that a
