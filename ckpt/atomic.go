@@ -37,11 +37,18 @@ func ReadJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("read json: %w", err)
 	}
-	if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), v); err != nil { // a leading byte-order mark is not JSON
+	return DecodeJSON(path, data, v)
+}
+
+// DecodeJSON decodes a JSON file's bytes into v, naming source and the byte
+// offset of a syntax error; a leading byte-order mark is not JSON and is
+// dropped.
+func DecodeJSON(source string, data []byte, v any) error {
+	if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), v); err != nil {
 		if se, ok := err.(*json.SyntaxError); ok {
-			return fmt.Errorf("%s: invalid JSON at byte %d: %w", path, se.Offset, err)
+			return fmt.Errorf("%s: invalid JSON at byte %d: %w", source, se.Offset, err)
 		}
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", source, err)
 	}
 	return nil
 }
