@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -115,6 +116,34 @@ func (e CellError) Unwrap() error { return e.Err }
 type CellStatus struct {
 	Cell Cell
 	Done bool
+}
+
+// RecordPaths are the paths the records of spec's cells (under preset) have
+// in the results store, in grid order, whether or not they exist yet.
+func RecordPaths(spec *Spec, preset, results string) ([]string, error) {
+	cells, err := spec.Cells(preset)
+	if err != nil {
+		return nil, err
+	}
+	store := &Store{Dir: filepath.Join(results, spec.Name), Experiment: spec.Name}
+	paths := make([]string, len(cells))
+	for i, c := range cells {
+		paths[i] = store.Path(c.ID)
+	}
+	return paths, nil
+}
+
+// CountRecords returns how many of paths exist. Polling needs only whether a
+// record is there (records are written by rename, so one that exists is
+// whole), which is cheaper than Status's loading each record.
+func CountRecords(paths []string) int {
+	n := 0
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Status lists a shard's cells and which of them are finished.

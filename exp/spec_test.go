@@ -395,3 +395,29 @@ func TestLoadSpecMissingFile(t *testing.T) {
 		t.Fatalf("LoadSpec(main.json): %v", err)
 	}
 }
+
+// RecordPaths lists one path per cell under the store; CountRecords counts
+// the ones that exist.
+func TestRecordPathsAndCount(t *testing.T) {
+	s, err := EmbeddedSpec("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := t.TempDir()
+	paths, err := RecordPaths(s, "smoke", results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, _ := s.Cells("smoke")
+	if len(paths) != len(cells) || !strings.HasPrefix(paths[0], filepath.Join(results, "main")+string(filepath.Separator)) {
+		t.Fatalf("%d paths for %d cells: %v", len(paths), len(cells), paths[:1])
+	}
+	if n := CountRecords(paths); n != 0 {
+		t.Fatalf("empty store: %d records", n)
+	}
+	os.MkdirAll(filepath.Dir(paths[2]), 0o755)
+	os.WriteFile(paths[2], []byte("{}"), 0o644)
+	if n := CountRecords(paths); n != 1 {
+		t.Fatalf("one record written, %d counted", n)
+	}
+}

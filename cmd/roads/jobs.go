@@ -153,29 +153,16 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 func recordPaths(plan jobsPlan) (map[string][]string, error) {
 	out := map[string][]string{}
 	for _, s := range plan.Specs {
-		cells, err := s.Cells(plan.Preset(s))
+		paths, err := exp.RecordPaths(s, plan.Preset(s), plan.Results)
 		if err != nil {
 			return nil, err
 		}
-		store := &exp.Store{Dir: filepath.Join(plan.Results, s.Name), Experiment: s.Name}
-		for _, c := range cells {
-			out[s.Name] = append(out[s.Name], store.Path(c.ID))
-		}
+		out[s.Name] = paths
 	}
 	return out, nil
 }
 
-// countRecords returns how many of paths exist. Polling needs only whether a
-// record is there (records are written by rename, so one that exists is whole).
-func countRecords(paths []string) int {
-	n := 0
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			n++
-		}
-	}
-	return n
-}
+func countRecords(paths []string) int { return exp.CountRecords(paths) }
 
 // printJobsStatus prints, per experiment, how many cells have a record.
 func printJobsStatus(w io.Writer, plan jobsPlan) error {
