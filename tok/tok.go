@@ -1,5 +1,6 @@
 // Package tok holds roads' tokenizers: a byte-level one (any text, used before
-// a task supplies its own vocabulary) and a word-level one (the task suite's).
+// a task supplies its own vocabulary), a word-level one (the task suite's) and
+// Hugging Face byte-level BPE (GPT-2, GPT-NeoX; bpe.go).
 // Both reserve an EOS and a PAD id and are saved beside every model as
 // tokenizer.json in the Hugging Face layout (WordLevel model for words).
 package tok
@@ -173,6 +174,8 @@ func Marshal(t Tokenizer) ([]byte, error) {
 	case Bytes:
 		f.Model = hfModel{Type: "RoadsBytes"}
 		f.AddedTokens = []hfAdded{{byteEOS, EOSToken, true}, {bytePAD, PADToken, true}}
+	case *BPE:
+		return append([]byte(nil), t.raw...), nil // written back as it was read
 	case *Words:
 		f.PreTokenizer = &hfType{Type: "WhitespaceSplit"}
 		f.Model = hfModel{Type: "WordLevel", Vocab: t.index, UnkToken: UNKToken}
@@ -192,6 +195,8 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 	switch f.Model.Type {
 	case "RoadsBytes":
 		return Bytes{}, nil
+	case "BPE":
+		return parseBPE(data)
 	case "WordLevel":
 		n := len(f.Model.Vocab)
 		words := make([]string, n)
@@ -206,7 +211,7 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 		}
 		return NewWords(words[3:])
 	}
-	return nil, fmt.Errorf("tok: tokenizer.json model type %q is not supported (want WordLevel or RoadsBytes)", f.Model.Type)
+	return nil, fmt.Errorf("tok: tokenizer.json model type %q is not supported (want BPE, WordLevel or RoadsBytes)", f.Model.Type)
 }
 
 // Save writes dir/tokenizer.json atomically.

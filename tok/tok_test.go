@@ -46,8 +46,8 @@ func TestWordsRejectsBadVocab(t *testing.T) {
 	if _, err := NewWords([]string{"a b"}); err == nil {
 		t.Fatal("whitespace accepted")
 	}
-	if _, err := Unmarshal([]byte(`{"model":{"type":"BPE"}}`)); err == nil || !strings.Contains(err.Error(), "BPE") {
-		t.Fatalf("BPE error = %v", err)
+	if _, err := Unmarshal([]byte(`{"model":{"type":"BPE"}}`)); err == nil || !strings.Contains(err.Error(), "pre_tokenizer") {
+		t.Fatalf("BPE without a pre-tokenizer: %v", err)
 	}
 	if _, err := Unmarshal([]byte(`{"model":{"type":"WordLevel","vocab":{"<pad>":0,"<eos>":1,"<unk>":2,"x":7}}}`)); err == nil {
 		t.Fatal("out-of-range id accepted")
