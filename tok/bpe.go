@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // BPE is a Hugging Face byte-level BPE tokenizer (GPT-2, GPT-NeoX / Pythia
@@ -23,6 +25,8 @@ type BPE struct {
 	added        []addedToken // longest content first
 	addedID      map[int32]bool
 	ignoreMerges bool
+	nfc          bool                  // normalizer NFC
+	split        func(string) []string // the pre-tokenizer's regex split
 	eos, pad     int32
 	cache        map[string][]int32
 }
@@ -61,7 +65,8 @@ func parseBPE(data []byte) (*BPE, error) {
 		} `json:"model"`
 	}
 	json.Unmarshal(data, &mergesField)
-	if err := checkByteLevelPipeline(f.Normalizer, f.PreTokenizer, f.Decoder); err != nil {
+	split, nfc, err := byteLevelPipeline(f.Normalizer, f.PreTokenizer, f.Decoder)
+	if err != nil {
 		return nil, err
 	}
 	if f.Model.ByteFallback {
@@ -71,7 +76,7 @@ func parseBPE(data []byte) (*BPE, error) {
 		return nil, fmt.Errorf("tok: tokenizer.json model.vocab is empty")
 	}
 	t := &BPE{raw: append([]byte(nil), data...), vocab: f.Model.Vocab, ranks: map[[2]string]int{}, addedID: map[int32]bool{},
-		ignoreMerges: f.Model.IgnoreMerges, cache: map[string][]int32{}}
+		ignoreMerges: f.Model.IgnoreMerges, cache: map[string][]int32{}, split: split, nfc: nfc}
 	size := 0
 	for s, id := range f.Model.Vocab {
 		if id < 0 {
@@ -135,10 +140,19 @@ func parseBPE(data []byte) (*BPE, error) {
 	return t, nil
 }
 
-// checkByteLevelPipeline accepts the pieces this tokenizer implements: no
-// normalizer (or NFC), the ByteLevel pre-tokenizer with GPT-2's regex, and a
-// ByteLevel decoder (or none).
-func checkByteLevelPipeline(norm, pre, dec json.RawMessage) error {
+// The Split regexes of the Sequence[Split, ByteLevel] pre-tokenizers this
+// package implements, exactly as tokenizer.json spells them.
+const (
+	qwen2Regex  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	llama3Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+)
+
+// byteLevelPipeline accepts the pieces this tokenizer implements and returns
+// the pre-tokenizer's split: no normalizer or NFC; ByteLevel with GPT-2's
+// regex (GPT-2, GPT-NeoX), or Sequence[Split(Qwen2 / Llama-3 regex,
+// Isolated), ByteLevel(use_regex false)] (Qwen2/3, Llama-3); a ByteLevel
+// decoder or none.
+func byteLevelPipeline(norm, pre, dec json.RawMessage) (split func(string) []string, nfc bool, err error) {
 	typeOf := func(raw json.RawMessage) (string, map[string]any) {
 		var m map[string]any
 		if len(raw) == 0 || string(raw) == "null" || json.Unmarshal(raw, &m) != nil {
@@ -147,23 +161,59 @@ func checkByteLevelPipeline(norm, pre, dec json.RawMessage) error {
 		s, _ := m["type"].(string)
 		return s, m
 	}
-	if nt, _ := typeOf(norm); nt != "" && nt != "NFC" {
-		return fmt.Errorf("tok: tokenizer.json normalizer %q is not supported (want null or NFC)", nt)
+	switch nt, _ := typeOf(norm); nt {
+	case "":
+	case "NFC":
+		nfc = true
+	default:
+		return nil, false, fmt.Errorf("tok: tokenizer.json normalizer %q is not supported (want null or NFC)", nt)
+	}
+	byteLevel := func(m map[string]any, wantRegex bool) error {
+		if v, ok := m["add_prefix_space"].(bool); ok && v {
+			return fmt.Errorf("tok: tokenizer.json pre_tokenizer ByteLevel add_prefix_space true is not supported")
+		}
+		if v, ok := m["use_regex"].(bool); ok && v != wantRegex || !ok && !wantRegex {
+			return fmt.Errorf("tok: tokenizer.json pre_tokenizer ByteLevel use_regex %v is not supported here", m["use_regex"])
+		}
+		return nil
 	}
 	pt, pm := typeOf(pre)
-	if pt != "ByteLevel" {
-		return fmt.Errorf("tok: tokenizer.json pre_tokenizer %q is not supported yet (want ByteLevel, GPT-2 / GPT-NeoX)", pt)
-	}
-	if v, ok := pm["add_prefix_space"].(bool); ok && v {
-		return fmt.Errorf("tok: tokenizer.json pre_tokenizer ByteLevel add_prefix_space true is not supported")
-	}
-	if v, ok := pm["use_regex"].(bool); ok && !v {
-		return fmt.Errorf("tok: tokenizer.json pre_tokenizer ByteLevel use_regex false is not supported")
+	switch pt {
+	case "ByteLevel":
+		if err := byteLevel(pm, true); err != nil {
+			return nil, false, err
+		}
+		split = gpt2Split
+	case "Sequence":
+		raw, _ := json.Marshal(pm["pretokenizers"])
+		var seq []map[string]any
+		json.Unmarshal(raw, &seq)
+		if len(seq) != 2 || seq[0]["type"] != "Split" || seq[1]["type"] != "ByteLevel" {
+			return nil, false, fmt.Errorf("tok: tokenizer.json pre_tokenizer Sequence: only [Split, ByteLevel] is supported")
+		}
+		if err := byteLevel(seq[1], false); err != nil {
+			return nil, false, err
+		}
+		pat, _ := seq[0]["pattern"].(map[string]any)
+		re, _ := pat["Regex"].(string)
+		if seq[0]["behavior"] != "Isolated" || seq[0]["invert"] == true {
+			return nil, false, fmt.Errorf("tok: tokenizer.json pre_tokenizer Split: behavior %v invert %v not supported (want Isolated, false)", seq[0]["behavior"], seq[0]["invert"])
+		}
+		switch re {
+		case qwen2Regex:
+			split = func(s string) []string { return qwenSplit(s, 1) }
+		case llama3Regex:
+			split = func(s string) []string { return qwenSplit(s, 3) }
+		default:
+			return nil, false, fmt.Errorf("tok: tokenizer.json pre_tokenizer Split regex %q is not one this package implements (GPT-2, Qwen2, Llama-3)", re)
+		}
+	default:
+		return nil, false, fmt.Errorf("tok: tokenizer.json pre_tokenizer %q is not supported yet (want ByteLevel, or Sequence[Split, ByteLevel])", pt)
 	}
 	if dt, _ := typeOf(dec); dt != "" && dt != "ByteLevel" {
-		return fmt.Errorf("tok: tokenizer.json decoder %q is not supported (want ByteLevel)", dt)
+		return nil, false, fmt.Errorf("tok: tokenizer.json decoder %q is not supported (want ByteLevel)", dt)
 	}
-	return nil
+	return split, nfc, nil
 }
 
 // byteToRune is GPT-2's bytes_to_unicode: printable bytes map to themselves,
@@ -190,7 +240,11 @@ func (t *BPE) Encode(text string) ([]int32, error) {
 	var ids []int32
 	for len(text) > 0 {
 		at, tok := t.nextAdded(text)
-		for _, piece := range gpt2Split(text[:at]) {
+		segment := text[:at]
+		if t.nfc {
+			segment = norm.NFC.String(segment)
+		}
+		for _, piece := range t.split(segment) {
 			pid, err := t.encodePiece(piece)
 			if err != nil {
 				return nil, err
@@ -394,4 +448,226 @@ func gpt2Split(s string) []string {
 		i += n
 	}
 	return out
+}
+
+// qwenSplit is the Qwen2 (maxDigits 1) and Llama-3 (maxDigits 3) pre-tokenizer,
+// the regex
+//
+//	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// as a scanner: the first alternative that matches at a position wins, with
+// the regex's greedy lengths. Invalid UTF-8 bytes count as "other".
+func qwenSplit(s string, maxDigits int) []string {
+	var out []string
+	at := func(i int) (rune, int) {
+		if i >= len(s) {
+			return -1, 0
+		}
+		return utf8.DecodeRuneInString(s[i:])
+	}
+	isNL := func(r rune) bool { return r == '\r' || r == '\n' }
+	class := func(r rune) int { // 0 space, 1 letter, 2 number, 3 other
+		switch {
+		case unicode.IsSpace(r):
+			return 0
+		case unicode.IsLetter(r):
+			return 1
+		case unicode.IsNumber(r):
+			return 2
+		}
+		return 3
+	}
+	letters := func(i int) int {
+		for i < len(s) {
+			r, n := at(i)
+			if class(r) != 1 {
+				break
+			}
+			i += n
+		}
+		return i
+	}
+	for i := 0; i < len(s); {
+		r, n := at(i)
+		// (?i:'s|'t|'re|'ve|'m|'ll|'d)
+		if r == '\'' {
+			rest := strings.ToLower(s[i+1 : min(len(s), i+3)])
+			matched := 0
+			for _, suf := range []string{"s", "t", "re", "ve", "m", "ll", "d"} {
+				if strings.HasPrefix(rest, suf) {
+					matched = 1 + len(suf)
+					break
+				}
+			}
+			if matched > 0 {
+				out = append(out, s[i:i+matched])
+				i += matched
+				continue
+			}
+		}
+		// [^\r\n\p{L}\p{N}]?\p{L}+
+		if class(r) == 1 {
+			end := letters(i)
+			out = append(out, s[i:end])
+			i = end
+			continue
+		}
+		if !isNL(r) && class(r) != 2 {
+			if r2, _ := at(i + n); r2 >= 0 && class(r2) == 1 {
+				end := letters(i + n)
+				out = append(out, s[i:end])
+				i = end
+				continue
+			}
+		}
+		// \p{N}{1,maxDigits}
+		if class(r) == 2 {
+			end, k := i, 0
+			for end < len(s) && k < maxDigits {
+				r2, n2 := at(end)
+				if class(r2) != 2 {
+					break
+				}
+				end += n2
+				k++
+			}
+			out = append(out, s[i:end])
+			i = end
+			continue
+		}
+		// ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+		j := i
+		if r == ' ' {
+			j++
+		}
+		if r2, _ := at(j); r2 >= 0 && class(r2) == 3 {
+			end := j
+			for end < len(s) {
+				r3, n3 := at(end)
+				if class(r3) != 3 {
+					break
+				}
+				end += n3
+			}
+			for end < len(s) && (s[end] == '\r' || s[end] == '\n') {
+				end++
+			}
+			out = append(out, s[i:end])
+			i = end
+			continue
+		}
+		// whitespace: \s*[\r\n]+, then \s+(?!\S), then \s+
+		if class(r) == 0 {
+			end := i
+			lastNL := -1
+			for end < len(s) {
+				r3, n3 := at(end)
+				if class(r3) != 0 {
+					break
+				}
+				if isNL(r3) {
+					lastNL = end + n3
+				}
+				end += n3
+			}
+			if lastNL > 0 {
+				out = append(out, s[i:lastNL])
+				i = lastNL
+				continue
+			}
+			if end < len(s) {
+				_, last := utf8.DecodeLastRuneInString(s[i:end])
+				if end-last > i {
+					end -= last
+				}
+			}
+			out = append(out, s[i:end])
+			i = end
+			continue
+		}
+		out = append(out, s[i:i+n]) // unreachable
+		i += n
+	}
+	return out
+}
+
+// TokenizerConfig is the part of tokenizer_config.json roads reads: the
+// special tokens (a string, or an AddedToken object with "content") and the
+// chat template (a Jinja2 string, rendered elsewhere).
+type TokenizerConfig struct {
+	BOS, EOS, PAD string
+	ChatTemplate  string
+}
+
+// ParseTokenizerConfig decodes tokenizer_config.json bytes (source names the
+// file in errors).
+func ParseTokenizerConfig(source string, data []byte) (TokenizerConfig, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return TokenizerConfig{}, fmt.Errorf("%s: %w", source, err)
+	}
+	token := func(key string) (string, error) {
+		v, ok := raw[key]
+		if !ok || string(v) == "null" {
+			return "", nil
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s, nil
+		}
+		var obj struct {
+			Content string `json:"content"`
+		}
+		if err := json.Unmarshal(v, &obj); err != nil || obj.Content == "" {
+			return "", fmt.Errorf("%s: field %q: want a string or {\"content\": ...}", source, key)
+		}
+		return obj.Content, nil
+	}
+	var c TokenizerConfig
+	var err error
+	if c.BOS, err = token("bos_token"); err != nil {
+		return c, err
+	}
+	if c.EOS, err = token("eos_token"); err != nil {
+		return c, err
+	}
+	if c.PAD, err = token("pad_token"); err != nil {
+		return c, err
+	}
+	if v, ok := raw["chat_template"]; ok && string(v) != "null" {
+		if err := json.Unmarshal(v, &c.ChatTemplate); err != nil {
+			return c, fmt.Errorf("%s: field \"chat_template\": want a string (named templates are not supported)", source)
+		}
+	}
+	return c, nil
+}
+
+// ApplyConfig sets EOS and PAD from a tokenizer_config.json; a token it names
+// must be in the vocabulary. PAD falls back to EOS.
+func (t *BPE) ApplyConfig(c TokenizerConfig) error {
+	lookup := func(field, s string) (int32, error) {
+		for id, tokStr := range t.tokens {
+			if tokStr == s && (t.addedID[int32(id)] || t.vocab[s] == int32(id)) {
+				return int32(id), nil
+			}
+		}
+		return -1, fmt.Errorf("tok: tokenizer_config.json %s %q is not a token of tokenizer.json", field, s)
+	}
+	if c.EOS != "" {
+		id, err := lookup("eos_token", c.EOS)
+		if err != nil {
+			return err
+		}
+		t.eos = id
+	}
+	if c.PAD != "" {
+		id, err := lookup("pad_token", c.PAD)
+		if err != nil {
+			return err
+		}
+		t.pad = id
+	} else if t.pad < 0 || c.EOS != "" {
+		t.pad = t.eos
+	}
+	return nil
 }

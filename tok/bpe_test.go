@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func gunzip(t testing.TB, path string) []byte {
@@ -46,7 +48,14 @@ func TestGPT2MatchesReference(t *testing.T) {
 	if tk.VocabSize() != 50257 || tk.EOS() != 50256 || tk.Token(50256) != "<|endoftext|>" {
 		t.Fatalf("vocab %d, EOS %d %q", tk.VocabSize(), tk.EOS(), tk.Token(tk.EOS()))
 	}
-	lines := strings.Split(strings.TrimSpace(string(gunzip(t, "testdata/gpt2/golden.jsonl.gz"))), "\n")
+	goldenCheck(t, tk, "testdata/gpt2/golden.jsonl.gz", func(s string) string { return s })
+}
+
+// goldenCheck encodes every string of a golden file and compares the ids
+// with the reference's, and decode(encode(s)) with want(s).
+func goldenCheck(t *testing.T, tk Tokenizer, path string, want func(string) string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(string(gunzip(t, path))), "\n")
 	if len(lines) < 2000 {
 		t.Fatalf("only %d golden strings", len(lines))
 	}
@@ -68,13 +77,31 @@ func TestGPT2MatchesReference(t *testing.T) {
 				t.Errorf("%q: ids %v, reference %v", g.Text, ids, g.IDs)
 			}
 		}
-		if back := tk.Decode(ids); back != g.Text {
+		if back := tk.Decode(ids); back != want(g.Text) {
 			t.Errorf("decode(encode(%q)) = %q", g.Text, back)
 		}
 	}
 	if bad > 0 {
 		t.Fatalf("%d of %d strings differ from the reference", bad, len(lines))
 	}
+}
+
+// TestQwen3MatchesReference: the real Qwen3 tokenizer.json (pair-form
+// merges, NFC, Sequence[Split(Qwen2 regex), ByteLevel], 26 added tokens)
+// encodes the corpus exactly as @huggingface/tokenizers does; decoding gives
+// back the NFC form of the string.
+func TestQwen3MatchesReference(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a 151k-token vocabulary")
+	}
+	tk, err := Unmarshal(gunzip(t, "testdata/qwen3/tokenizer.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.VocabSize() != 151669 || tk.Token(151645) != "<|im_end|>" || tk.EOS() != 151643 {
+		t.Fatalf("vocab %d, EOS %d, 151645 = %q", tk.VocabSize(), tk.EOS(), tk.Token(151645))
+	}
+	goldenCheck(t, tk, "testdata/qwen3/golden.jsonl.gz", norm.NFC.String)
 }
 
 // The pre-tokenizer on the cases its regex's look-ahead decides.
@@ -173,4 +200,44 @@ func BenchmarkGPT2Encode(b *testing.B) {
 		n += len(ids)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// qwenSplit on the cases its regex decides: one digit per token for Qwen2,
+// up to three for Llama-3, case-insensitive contractions, newline runs.
+func TestQwenSplit(t *testing.T) {
+	for _, c := range []struct {
+		in        string
+		maxDigits int
+		want      []string
+	}{
+		{"12345", 1, []string{"1", "2", "3", "4", "5"}},
+		{"12345", 3, []string{"123", "45"}},
+		{"HELLO'S 'RE", 1, []string{"HELLO", "'S", " '", "RE"}},
+		{"a\n\n  b", 1, []string{"a", "\n\n", " ", " b"}},
+		{"x!!\n\ny", 1, []string{"x", "!!\n\n", "y"}},
+		{"\tword", 1, []string{"\tword"}},
+	} {
+		if got := qwenSplit(c.in, c.maxDigits); !slices.Equal(got, c.want) {
+			t.Errorf("qwenSplit(%q, %d) = %q, want %q", c.in, c.maxDigits, got, c.want)
+		}
+	}
+}
+
+// tokenizer_config.json sets EOS and PAD (string or AddedToken form) and
+// carries the chat template; an unknown token is an error naming the field.
+func TestTokenizerConfig(t *testing.T) {
+	tk := loadGPT2(t)
+	c, err := ParseTokenizerConfig("tc.json", []byte(`{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "!", "chat_template": "{{ x }}"}`))
+	if err != nil || c.ChatTemplate != "{{ x }}" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if err := tk.ApplyConfig(c); err != nil || tk.EOS() != 50256 || tk.PAD() != 0 {
+		t.Fatalf("EOS %d PAD %d %v", tk.EOS(), tk.PAD(), err)
+	}
+	if err := tk.ApplyConfig(TokenizerConfig{EOS: "<nope>"}); err == nil || !strings.Contains(err.Error(), `eos_token "<nope>" is not a token`) {
+		t.Fatalf("unknown EOS: %v", err)
+	}
+	if _, err := ParseTokenizerConfig("tc.json", []byte(`{"eos_token": 5}`)); err == nil || !strings.Contains(err.Error(), `tc.json: field "eos_token"`) {
+		t.Fatalf("bad eos_token: %v", err)
+	}
 }
