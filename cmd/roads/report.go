@@ -56,10 +56,8 @@ func runReport(args []string, stdout io.Writer) error {
 }
 
 func writeIndentedJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // tokens such as <|im_end|> print as they are
+	return enc.Encode(v)
 }
