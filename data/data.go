@@ -414,3 +414,93 @@ func WriteAtomic(path string, write func(io.Writer) error) error {
 	}
 	return nil
 }
+
+// Message is one turn of TRL's conversational format.
+type Message struct{ Role, Content string }
+
+// ConversationalPreference is a {"prompt": [...], "chosen": [...],
+// "rejected": [...]} row.
+type ConversationalPreference struct {
+	File                     string
+	Line                     int
+	Prompt, Chosen, Rejected []Message
+}
+
+// Conversation is an SFT {"messages": [...]} row.
+type Conversation struct {
+	File     string
+	Line     int
+	Messages []Message
+}
+
+// knownRoles are the roles of TRL's conversational datasets.
+var knownRoles = map[string]bool{"system": true, "user": true, "assistant": true, "tool": true}
+
+// IsConversational reports whether field key holds a message list.
+func (r Record) IsConversational(key string) bool {
+	raw, ok := r.Fields[key]
+	return ok && len(bytes.TrimSpace(raw)) > 0 && bytes.TrimSpace(raw)[0] == '['
+}
+
+// Messages returns a required message-list field, each message an object
+// with a known "role" and a string "content"; errors name file:line and the
+// element (prompt[2].role).
+func (r Record) Messages(key string) ([]Message, error) {
+	raw, ok := r.Fields[key]
+	if !ok {
+		return nil, &LineError{File: r.File, Line: r.Line, Field: key, Msg: "missing"}
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, &LineError{File: r.File, Line: r.Line, Field: key, Msg: "want a list of {\"role\", \"content\"} messages"}
+	}
+	out := make([]Message, len(list))
+	for i, m := range list {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		role, ok := m["role"].(string)
+		switch {
+		case m["role"] == nil:
+			return nil, &LineError{File: r.File, Line: r.Line, Field: at + ".role", Msg: "missing"}
+		case !ok:
+			return nil, &LineError{File: r.File, Line: r.Line, Field: at + ".role", Msg: "want a string, got " + jsonKind(m["role"])}
+		case !knownRoles[role]:
+			return nil, &LineError{File: r.File, Line: r.Line, Field: at + ".role", Msg: fmt.Sprintf("unknown role %q (want system, user, assistant or tool)", role)}
+		}
+		content, ok := m["content"].(string)
+		if !ok {
+			msg := "missing"
+			if m["content"] != nil {
+				msg = "want a string, got " + jsonKind(m["content"])
+			}
+			return nil, &LineError{File: r.File, Line: r.Line, Field: at + ".content", Msg: msg}
+		}
+		out[i] = Message{Role: role, Content: content}
+	}
+	return out, nil
+}
+
+// ReadConversationalPreferences reads {"prompt", "chosen", "rejected"} rows
+// whose fields are message lists.
+func ReadConversationalPreferences(path string, k Keys) ([]ConversationalPreference, error) {
+	k = k.withDefaults()
+	return readTyped(path, func(r Record) (ConversationalPreference, error) {
+		row := ConversationalPreference{File: r.File, Line: r.Line}
+		var err error
+		if row.Prompt, err = r.Messages(k.Prompt); err != nil {
+			return row, err
+		}
+		if row.Chosen, err = r.Messages(k.Chosen); err != nil {
+			return row, err
+		}
+		row.Rejected, err = r.Messages(k.Rejected)
+		return row, err
+	})
+}
+
+// ReadConversations reads SFT {"messages": [...]} rows.
+func ReadConversations(path string) ([]Conversation, error) {
+	return readTyped(path, func(r Record) (Conversation, error) {
+		m, err := r.Messages("messages")
+		return Conversation{File: r.File, Line: r.Line, Messages: m}, err
+	})
+}

@@ -26,6 +26,7 @@ type BPE struct {
 	addedID      map[int32]bool
 	ignoreMerges bool
 	nfc          bool                  // normalizer NFC
+	chatTemplate string                // tokenizer_config.json's chat_template
 	split        func(string) []string // the pre-tokenizer's regex split
 	eos, pad     int32
 	cache        map[string][]int32
@@ -642,9 +643,17 @@ func ParseTokenizerConfig(source string, data []byte) (TokenizerConfig, error) {
 	return c, nil
 }
 
-// ApplyConfig sets EOS and PAD from a tokenizer_config.json; a token it names
-// must be in the vocabulary. PAD falls back to EOS.
+// ChatTemplater is a tokenizer that carries a chat template.
+type ChatTemplater interface{ ChatTemplate() string }
+
+// ChatTemplate is tokenizer_config.json's chat_template ("" when none).
+func (t *BPE) ChatTemplate() string { return t.chatTemplate }
+
+// ApplyConfig sets EOS and PAD from a tokenizer_config.json (a token it names
+// must be in the vocabulary; PAD falls back to EOS) and keeps its chat
+// template.
 func (t *BPE) ApplyConfig(c TokenizerConfig) error {
+	t.chatTemplate = c.ChatTemplate
 	lookup := func(field, s string) (int32, error) {
 		for id, tokStr := range t.tokens {
 			if tokStr == s && (t.addedID[int32(id)] || t.vocab[s] == int32(id)) {

@@ -227,7 +227,8 @@ func Save(dir string, t Tokenizer) error {
 	return nil
 }
 
-// Load reads dir/tokenizer.json.
+// Load reads dir/tokenizer.json (and, for a BPE tokenizer,
+// dir/tokenizer_config.json when present).
 func Load(dir string) (Tokenizer, error) {
 	path := filepath.Join(dir, "tokenizer.json")
 	data, err := os.ReadFile(path)
@@ -237,6 +238,18 @@ func Load(dir string) (Tokenizer, error) {
 	t, err := Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))) // a leading byte-order mark is not JSON
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if bpe, ok := t.(*BPE); ok { // tokenizer_config.json beside it: special tokens, chat template
+		cfgPath := filepath.Join(dir, "tokenizer_config.json")
+		if raw, err := os.ReadFile(cfgPath); err == nil {
+			c, err := ParseTokenizerConfig(cfgPath, raw)
+			if err != nil {
+				return nil, err
+			}
+			if err := bpe.ApplyConfig(c); err != nil {
+				return nil, fmt.Errorf("%s: %w", cfgPath, err)
+			}
+		}
 	}
 	return t, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"roads/data"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -183,5 +185,48 @@ func TestSFTLengthPolicy(t *testing.T) {
 	cfg := readJSONFile(t, filepath.Join(out, "config.json"))
 	if cfg["n_positions"] != 8.0 {
 		t.Fatalf("n_positions %v after --max_length 8, want 8 (the longest truncated example)", cfg["n_positions"])
+	}
+}
+
+// TRL's conversational formats: an SFT {"messages"} file and a preference
+// file of message lists train through the chat template (ChatML for the
+// byte-level tokenizer), and a malformed message is an error naming
+// file:line:field.
+func TestConversationalData(t *testing.T) {
+	dir := t.TempDir()
+	conv := filepath.Join(dir, "conv.jsonl")
+	writeFile(t, conv, strings.Repeat(`{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}`+"\n", 8))
+	out := filepath.Join(dir, "sft")
+	small := []string{"--max_steps", "2", "--per_device_train_batch_size", "8", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}
+	if err := runSFT(append([]string{"--data", conv, "--output_dir", out}, small...), &bytes.Buffer{}); err != nil {
+		t.Fatalf("sft on messages: %v", err)
+	}
+	tk, err := tokenizerFor("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := readSFTExamples(conv, data.Keys{}, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tk.Decode(ex[0].Prompt); got != "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n" {
+		t.Fatalf("ChatML prompt %q", got)
+	}
+	if got := tk.Decode(ex[0].Completion); got != "4<|im_end|>\n" {
+		t.Fatalf("ChatML completion %q", got)
+	}
+	prefs := filepath.Join(dir, "prefs.jsonl")
+	writeFile(t, prefs, strings.Repeat(`{"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}], "rejected": [{"role": "assistant", "content": "5"}]}`+"\n", 8))
+	pairs, err := readPairs(prefs, data.Keys{}, tk)
+	if err != nil || len(pairs) != 8 || tk.Decode(pairs[0].Chosen) != "4<|im_end|>\n" {
+		t.Fatalf("conversational pairs: %v %v", len(pairs), err)
+	}
+	if err := runDPO([]string{"--data", prefs, "--model", out, "--output_dir", filepath.Join(dir, "dpo"), "--max_steps", "1", "--per_device_train_batch_size", "8", "--disable_tqdm"}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("dpo on conversational pairs: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	writeFile(t, bad, `{"prompt": [{"role": "user", "content": "a"}], "chosen": [{"role": "bot", "content": "b"}], "rejected": [{"role": "assistant", "content": "c"}]}`+"\n")
+	if _, err := readPairs(bad, data.Keys{}, tk); err == nil || !strings.Contains(err.Error(), bad+`:1: field "chosen[0].role": unknown role "bot"`) {
+		t.Fatalf("malformed message: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"roads/chat"
 	"roads/ckpt"
 	"roads/data"
 	"roads/eval"
@@ -146,7 +147,7 @@ func setTaskEnv(env *pft.Env, t *task.Task, n int) {
 
 // readPairs reads preference JSONL and tokenises it (completions without EOS).
 func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferencePair, error) {
-	rows, err := data.ReadPreferences(path, keys)
+	rows, err := readPreferenceRows(path, keys, tk)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +176,47 @@ func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferenceP
 		slog.Warn("preference rows with chosen == rejected carry no preference", "file", path, "rows", len(identical), "of", len(pairs), "first_line", identical[0])
 	}
 	return pairs, nil
+}
+
+// readPreferenceRows reads preference JSONL in TRL's standard format, or in
+// its conversational format (message lists), which the tokenizer's chat
+// template (ChatML when it has none) turns into text.
+func readPreferenceRows(path string, keys data.Keys, tk tok.Tokenizer) ([]data.Preference, error) {
+	recs, err := data.ReadRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	prompt := keys.Prompt
+	if prompt == "" {
+		prompt = "prompt"
+	}
+	if !recs[0].IsConversational(prompt) {
+		return data.ReadPreferences(path, keys)
+	}
+	conv, err := data.ReadConversationalPreferences(path, keys)
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := chatTemplateOf(tk)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]data.Preference, len(conv))
+	for i, c := range conv {
+		if rows[i], err = tpl.Preference(c); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// chatTemplateOf is the tokenizer's chat template, or ChatML.
+func chatTemplateOf(tk tok.Tokenizer) (*chat.Template, error) {
+	src := ""
+	if ct, ok := tk.(tok.ChatTemplater); ok {
+		src = ct.ChatTemplate()
+	}
+	return chat.New(src)
 }
 
 // evalFlags are the optional gold evaluation every policy trainer offers.

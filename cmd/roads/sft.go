@@ -125,7 +125,23 @@ func readSFTExamples(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.SFTEx
 		return nil, fmt.Errorf("%s: no rows", path)
 	}
 	var rows []data.PromptCompletion
-	if _, err := recs[0].String(orDefault(keys.Completion, "completion")); err == nil {
+	if _, conversational := recs[0].Fields["messages"]; conversational { // TRL's conversational SFT format
+		conv, err := data.ReadConversations(path)
+		if err != nil {
+			return nil, err
+		}
+		tpl, err := chatTemplateOf(tk)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range conv {
+			pc, err := tpl.Conversation(c)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, pc)
+		}
+	} else if _, err := recs[0].String(orDefault(keys.Completion, "completion")); err == nil {
 		if rows, err = data.ReadPromptCompletions(path, keys); err != nil {
 			return nil, err
 		}

@@ -36,6 +36,8 @@ var allowed = map[string][]string{
 	"pft": {"ckpt", "engine", "model", "tok"},
 	// The gold judge samples from models and scores with a task.
 	"eval": {"engine", "internal/stats", "model", "task"},
+	// Chat templates over TRL's conversational rows.
+	"chat": {"data"},
 	// The one data recipe: prompts, demonstrations, pairs and their TRL rows.
 	"recipe": {"data", "eval", "task"},
 	// The experiment core is domain-free: specs, cells, records, the runner.
@@ -47,7 +49,7 @@ var allowed = map[string][]string{
 	// Theory stands alone.
 	"theory": {"internal/atomicfile", "internal/stats"},
 	// The CLI may import anything below it; nothing imports it.
-	"cmd/roads": {"ckpt", "data", "engine", "eval", "exp", "exp/methods", "internal/gemm", "model", "pft", "recipe", "report", "task", "theory", "tok"},
+	"cmd/roads": {"chat", "ckpt", "data", "engine", "eval", "exp", "exp/methods", "internal/gemm", "model", "pft", "recipe", "report", "task", "theory", "tok"},
 }
 
 // forbidden are the rules the table must keep, checked on the table itself so
