@@ -7,7 +7,6 @@ import (
 	"roads/internal/stats"
 	"sort"
 	"sync"
-
 )
 
 // StatConfig is the statistical consequence of Thm 3.1: a ground-truth
