@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
+	"strings"
+	"time"
 
 	"roads/engine"
 	"roads/internal/gemm"
@@ -27,6 +32,8 @@ func runBench(args []string, stdout io.Writer) error {
 	batch := fs.Int("batch", 32, "sequences per step")
 	threads := fs.Int("threads", 2, "engine threads (goroutines for matmuls and row ops)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	tokenizer := fs.String("tokenizer", "tok/testdata/gpt2/tokenizer.json.gz", "GPT-2 tokenizer.json(.gz) for the encoding benchmark (skipped when absent)")
+	textFile := fs.String("text", "tok/testdata/gpt2/golden.jsonl.gz", "corpus of the encoding benchmark: golden JSONL (.gz) whose \"text\" fields, joined by spaces, are doubled to ≥ 1 MiB (bench/tokenize_node.mjs builds the same text)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +66,11 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	out["sample_kv_tokens_per_s_d128"] = r.TokensPerSecBest
 	out["sample_kv_tokens_per_s_d128_median"] = r.TokensPerSecMedian
+	if tps, n, err := benchEncode(*tokenizer, *textFile); err == nil {
+		out["gpt2_encode_tokens_per_s"], out["gpt2_encode_tokens"] = tps, n
+	} else {
+		slog.Warn("bench: GPT-2 encoding skipped", "err", err)
+	}
 	out["peak_rss_mb"] = peakRSSMB()
 
 	if *asJSON {
@@ -73,6 +85,54 @@ func runBench(args []string, stdout io.Writer) error {
 	for _, k := range []string{"train_tokens_per_s_d128", "train_tokens_per_s_d256", "sample_kv_tokens_per_s_d128"} {
 		fmt.Fprintf(stdout, "  %-30s best %9.0f   median %9.0f\n", k, out[k], out[k+"_median"])
 	}
+	if v, ok := out["gpt2_encode_tokens_per_s"]; ok {
+		fmt.Fprintf(stdout, "  %-30s %9.0f\n", "gpt2_encode_tokens_per_s", v)
+	}
 	fmt.Fprintf(stdout, "  %-30s %9.1f\n", "peak_rss_mb", out["peak_rss_mb"])
 	return nil
+}
+
+// benchEncode times GPT-2 encoding of ≥ 1 MiB of text, best of three passes
+// after a warm-up pass (the reference caches pieces too).
+func benchEncode(tokenizerPath, corpusPath string) (float64, int, error) {
+	tk, err := loadTokenizerFile(tokenizerPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	raw, err := os.ReadFile(corpusPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	if strings.HasSuffix(corpusPath, ".gz") {
+		z, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return 0, 0, err
+		}
+		if raw, err = io.ReadAll(z); err != nil {
+			return 0, 0, err
+		}
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(string(raw), "\n") {
+		var row struct{ Text string }
+		if json.Unmarshal([]byte(line), &row) == nil {
+			b.WriteString(row.Text)
+			b.WriteString(" ")
+		}
+	}
+	text := b.String()
+	for len(text) < 1<<20 {
+		text += text
+	}
+	ids, err := tk.Encode(text)
+	if err != nil {
+		return 0, 0, err
+	}
+	best := 0.0
+	for range 3 {
+		start := time.Now()
+		ids, _ = tk.Encode(text)
+		best = max(best, float64(len(ids))/time.Since(start).Seconds())
+	}
+	return best, len(ids), nil
 }
