@@ -29,6 +29,7 @@ type BPE struct {
 	chatTemplate string                // tokenizer_config.json's chat_template
 	split        func(string) []string // the pre-tokenizer's regex split
 	eos, pad     int32
+	unk          int32 // model.unk_token's id, or -1: a symbol outside the vocabulary is then an error
 	cache        map[string][]int32
 }
 
@@ -124,7 +125,14 @@ func parseBPE(data []byte) (*BPE, error) {
 			t.ranks[pair] = i
 		}
 	}
-	t.eos, t.pad = -1, -1
+	t.eos, t.pad, t.unk = -1, -1, -1
+	if u := f.Model.UnkToken; u != nil && *u != "" {
+		id, ok := f.Model.Vocab[*u]
+		if !ok {
+			return nil, fmt.Errorf("tok: tokenizer.json model.unk_token %q is not in model.vocab", *u)
+		}
+		t.unk = id
+	}
 	for _, a := range t.added { // the end-of-text token of the common families
 		switch a.Content {
 		case "<|endoftext|>", "</s>", "<|end_of_text|>", "<|im_end|>":
@@ -317,8 +325,11 @@ func (t *BPE) encodePiece(piece string) ([]int32, error) {
 	ids := make([]int32, len(syms))
 	for i, s := range syms {
 		id, ok := t.vocab[s]
+		if !ok && t.unk >= 0 {
+			id, ok = t.unk, true
+		}
 		if !ok {
-			return nil, fmt.Errorf("tok: BPE: symbol %q of %q is not in the vocabulary", s, piece)
+			return nil, fmt.Errorf("tok: BPE: symbol %q of %q is not in the vocabulary (and model.unk_token is null)", s, piece)
 		}
 		ids[i] = id
 	}

@@ -241,3 +241,25 @@ func TestTokenizerConfig(t *testing.T) {
 		t.Fatalf("bad eos_token: %v", err)
 	}
 }
+
+// A symbol outside the vocabulary maps to model.unk_token when there is one,
+// and is an error naming it when there is none.
+func TestBPEUnknownSymbol(t *testing.T) {
+	mk := func(unk string) (Tokenizer, error) {
+		return Unmarshal([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"<unk>":1},"merges":[],"unk_token":` + unk + `},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false}}`))
+	}
+	tk, err := mk(`"<unk>"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := tk.Encode("ab"); err != nil || !slices.Equal(ids, []int32{0, 1}) {
+		t.Fatalf("with unk_token: %v %v", ids, err)
+	}
+	tk, _ = mk("null")
+	if _, err := tk.Encode("ab"); err == nil || !strings.Contains(err.Error(), `symbol "b" of "ab" is not in the vocabulary`) {
+		t.Fatalf("without unk_token: %v", err)
+	}
+	if _, err := mk(`"<nope>"`); err == nil || !strings.Contains(err.Error(), `unk_token "<nope>" is not in model.vocab`) {
+		t.Fatalf("unknown unk_token: %v", err)
+	}
+}
