@@ -43,3 +43,26 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncode: GPT-2 byte-level BPE encodes any bytes without error or panic,
+// every id is in the vocabulary, and decoding gives the bytes back.
+func FuzzEncode(f *testing.F) {
+	tk := loadGPT2(f)
+	for _, s := range []string{"", "Hello world", "don't  stop\n\n", "你好 🙂", "<|endoftext|>x", "\xff\xfe", " \t\r\n\u00a0", "a'S'll'LL"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := tk.Encode(s)
+		if err != nil {
+			t.Fatalf("Encode(%q): %v", s, err)
+		}
+		for _, id := range ids {
+			if id < 0 || int(id) >= tk.VocabSize() {
+				t.Fatalf("Encode(%q): id %d outside the vocabulary", s, id)
+			}
+		}
+		if back := tk.Decode(ids); back != s {
+			t.Fatalf("Decode(Encode(%q)) = %q", s, back)
+		}
+	})
+}
