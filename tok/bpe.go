@@ -30,7 +30,10 @@ type BPE struct {
 	split        func(string) []string // the pre-tokenizer's regex split
 	eos, pad     int32
 	unk          int32 // model.unk_token's id, or -1: a symbol outside the vocabulary is then an error
-	cache        map[string][]int32
+	// single is the TemplateProcessing post-processor's template for one
+	// sequence: ids to put around it (-1 marks the sequence); nil without one.
+	single []int32
+	cache  map[string][]int32
 }
 
 type addedToken struct {
@@ -41,11 +44,12 @@ type addedToken struct {
 
 // hfBPEFile is the part of tokenizer.json a BPE model needs.
 type hfBPEFile struct {
-	AddedTokens  []addedToken    `json:"added_tokens"`
-	Normalizer   json.RawMessage `json:"normalizer"`
-	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-	Decoder      json.RawMessage `json:"decoder"`
-	Model        struct {
+	AddedTokens   []addedToken    `json:"added_tokens"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	Decoder       json.RawMessage `json:"decoder"`
+	Model         struct {
 		Type         string           `json:"type"`
 		Vocab        map[string]int32 `json:"vocab"`
 		Merges       []json.RawMessage
@@ -124,6 +128,9 @@ func parseBPE(data []byte) (*BPE, error) {
 		if _, dup := t.ranks[pair]; !dup {
 			t.ranks[pair] = i
 		}
+	}
+	if t.single, err = templateOf(f.PostProcessor); err != nil {
+		return nil, err
 	}
 	t.eos, t.pad, t.unk = -1, -1, -1
 	if u := f.Model.UnkToken; u != nil && *u != "" {
@@ -652,6 +659,86 @@ func ParseTokenizerConfig(source string, data []byte) (TokenizerConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// templateOf reads a TemplateProcessing post-processor (directly, or inside a
+// Sequence with ByteLevel) into its single-sequence template; null, ByteLevel
+// and no post-processor give nil.
+func templateOf(raw json.RawMessage) ([]int32, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var pp struct {
+		Type       string            `json:"type"`
+		Processors []json.RawMessage `json:"processors"`
+		Single     []struct {
+			SpecialToken *struct {
+				ID string `json:"id"`
+			} `json:"SpecialToken"`
+			Sequence *struct {
+				ID string `json:"id"`
+			} `json:"Sequence"`
+		} `json:"single"`
+		SpecialTokens map[string]struct {
+			IDs []int32 `json:"ids"`
+		} `json:"special_tokens"`
+	}
+	if err := json.Unmarshal(raw, &pp); err != nil {
+		return nil, fmt.Errorf("tok: tokenizer.json post_processor: %w", err)
+	}
+	switch pp.Type {
+	case "ByteLevel":
+		return nil, nil
+	case "Sequence":
+		var out []int32
+		for _, p := range pp.Processors {
+			t, err := templateOf(p)
+			if err != nil {
+				return nil, err
+			}
+			if t != nil {
+				out = t
+			}
+		}
+		return out, nil
+	case "TemplateProcessing":
+		out := []int32{}
+		for i, item := range pp.Single {
+			switch {
+			case item.Sequence != nil && item.Sequence.ID == "A":
+				out = append(out, -1)
+			case item.SpecialToken != nil:
+				st, ok := pp.SpecialTokens[item.SpecialToken.ID]
+				if !ok || len(st.IDs) == 0 {
+					return nil, fmt.Errorf("tok: tokenizer.json post_processor.single[%d]: special token %q is not in special_tokens", i, item.SpecialToken.ID)
+				}
+				out = append(out, st.IDs...)
+			default:
+				return nil, fmt.Errorf("tok: tokenizer.json post_processor.single[%d]: want a SpecialToken or Sequence A", i)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("tok: tokenizer.json post_processor %q is not supported (want null, ByteLevel or TemplateProcessing)", pp.Type)
+}
+
+// EncodeSpecial is Encode with the post-processor's special tokens added
+// (HF's add_special_tokens=True): Llama's BOS, for instance. Without a
+// TemplateProcessing post-processor it equals Encode.
+func (t *BPE) EncodeSpecial(text string) ([]int32, error) {
+	ids, err := t.Encode(text)
+	if err != nil || t.single == nil {
+		return ids, err
+	}
+	var out []int32
+	for _, id := range t.single {
+		if id < 0 {
+			out = append(out, ids...)
+		} else {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // ChatTemplater is a tokenizer that carries a chat template.

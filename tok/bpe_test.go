@@ -263,3 +263,48 @@ func TestBPEUnknownSymbol(t *testing.T) {
 		t.Fatalf("unknown unk_token: %v", err)
 	}
 }
+
+// A TemplateProcessing post-processor: EncodeSpecial puts its special tokens
+// around the sequence exactly as @huggingface/tokenizers does (encode with
+// add_special_tokens), on 200 strings; Encode adds none.
+func TestTemplateProcessingMatchesReference(t *testing.T) {
+	var f map[string]any
+	if err := json.Unmarshal(gunzip(t, "testdata/gpt2/tokenizer.json.gz"), &f); err != nil {
+		t.Fatal(err)
+	}
+	f["post_processor"] = map[string]any{"type": "TemplateProcessing",
+		"single": []any{map[string]any{"SpecialToken": map[string]any{"id": "<|endoftext|>", "type_id": 0}},
+			map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}},
+			map[string]any{"SpecialToken": map[string]any{"id": "<|endoftext|>", "type_id": 0}}},
+		"special_tokens": map[string]any{"<|endoftext|>": map[string]any{"id": "<|endoftext|>", "ids": []int{50256}, "tokens": []string{"<|endoftext|>"}}}}
+	raw, _ := json.Marshal(f)
+	tk, err := Unmarshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bpe := tk.(*BPE)
+	lines := strings.Split(strings.TrimSpace(string(gunzip(t, "testdata/gpt2/golden_template.jsonl.gz"))), "\n")
+	for _, l := range lines {
+		var g struct {
+			Text string  `json:"text"`
+			IDs  []int32 `json:"ids"`
+		}
+		json.Unmarshal([]byte(l), &g)
+		ids, err := bpe.EncodeSpecial(g.Text)
+		if err != nil || !slices.Equal(ids, g.IDs) {
+			t.Fatalf("%q: %v %v, reference %v", g.Text, ids, err, g.IDs)
+		}
+		plain, _ := bpe.Encode(g.Text)
+		if len(plain) != len(ids)-2 {
+			t.Fatalf("%q: Encode added special tokens", g.Text)
+		}
+	}
+	if len(lines) != 200 {
+		t.Fatalf("%d template golden strings", len(lines))
+	}
+	f["post_processor"] = map[string]any{"type": "RobertaProcessing"}
+	raw, _ = json.Marshal(f)
+	if _, err := Unmarshal(raw); err == nil || !strings.Contains(err.Error(), `post_processor "RobertaProcessing" is not supported`) {
+		t.Fatalf("unsupported post-processor: %v", err)
+	}
+}

@@ -51,6 +51,15 @@ for (const text of corpus) {
   if ((ids.length === 0 ? "" : tk.decode(ids)) === text) roundTrip++;
   lines.push(JSON.stringify({ text, ids }));
 }
+// 4. A TemplateProcessing post-processor (as Llama's BOS): the same tokenizer
+// with single = <|endoftext|> $A <|endoftext|>; tok's test patches its copy alike.
+const templated = { ...tokenizerJson, post_processor: { type: "TemplateProcessing",
+  single: [{ SpecialToken: { id: "<|endoftext|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "<|endoftext|>", type_id: 0 } }],
+  pair: [{ Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
+  special_tokens: { "<|endoftext|>": { id: "<|endoftext|>", ids: [50256], tokens: ["<|endoftext|>"] } } } };
+const tk2 = new Tokenizer(templated, tokenizerConfig);
+const tlines = corpus.slice(0, 200).map((text) => JSON.stringify({ text, ids: tk2.encode(text).ids }));
+fs.writeFileSync(path.join(here, "golden_template.jsonl.gz"), zlib.gzipSync(tlines.join("\n") + "\n", { level: 9 }));
 fs.writeFileSync(path.join(here, "tokenizer.json.gz"), zlib.gzipSync(JSON.stringify(tokenizerJson), { level: 9 }));
 fs.writeFileSync(path.join(here, "golden.jsonl.gz"), zlib.gzipSync(lines.join("\n") + "\n", { level: 9 }));
 console.log(`${corpus.length} strings; decode(encode(s)) == s for ${roundTrip}`);
