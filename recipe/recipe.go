@@ -10,7 +10,9 @@
 package recipe
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 
 	"roads/data"
 	"roads/eval"
@@ -128,4 +130,74 @@ func PromptRows(t *task.Task, prompts [][]int32) []data.PromptOnly {
 		rows[i] = data.PromptOnly{Prompt: t.Decode(p)}
 	}
 	return rows
+}
+
+// pairRow is one line of a pairs.jsonl file: TRL's preference row with an
+// explicit prompt and the gold rewards as scores (any TRL reader, and
+// `roads dpo --data`, take it as it is), plus the exact token ids, which
+// are what the experiments train on.
+type pairRow struct {
+	Prompt        string  `json:"prompt"`
+	Chosen        string  `json:"chosen"`
+	Rejected      string  `json:"rejected"`
+	ScoreChosen   float64 `json:"score_chosen"`
+	ScoreRejected float64 `json:"score_rejected"`
+	PChosen       float64 `json:"p_chosen"`
+	PromptIDs     []int32 `json:"prompt_ids"`
+	ChosenIDs     []int32 `json:"chosen_ids"`
+	RejectedIDs   []int32 `json:"rejected_ids"`
+}
+
+// WritePairs writes pairs as pairs.jsonl (atomically): the one on-disk format
+// of preference pairs, shared by `roads data gen` users and the experiments'
+// artefacts.
+func WritePairs(path string, t *task.Task, pairs []eval.Pair) error {
+	return data.WriteAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, p := range pairs {
+			row := pairRow{Prompt: t.Decode(p.Prompt), Chosen: CompletionText(t, p.Chosen), Rejected: CompletionText(t, p.Rejected),
+				ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, PChosen: p.PChosen,
+				PromptIDs: p.Prompt, ChosenIDs: p.Chosen, RejectedIDs: p.Rejected}
+			if row.PromptIDs == nil {
+				row.PromptIDs = []int32{}
+			}
+			if row.ChosenIDs == nil {
+				row.ChosenIDs = []int32{}
+			}
+			if row.RejectedIDs == nil {
+				row.RejectedIDs = []int32{}
+			}
+			if err := enc.Encode(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ReadPairs reads a pairs.jsonl file written by WritePairs (the token ids are
+// taken as written; a row without them is an error naming its line).
+func ReadPairs(path string) ([]eval.Pair, error) {
+	recs, err := data.ReadRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eval.Pair, len(recs))
+	for i, r := range recs {
+		raw, err := json.Marshal(r.Fields)
+		if err != nil {
+			return nil, err
+		}
+		var row pairRow
+		if err := json.Unmarshal(raw, &row); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, r.Line, err)
+		}
+		if row.PromptIDs == nil || row.ChosenIDs == nil || row.RejectedIDs == nil {
+			return nil, fmt.Errorf("%s:%d: want prompt_ids, chosen_ids and rejected_ids", path, r.Line)
+		}
+		out[i] = eval.Pair{Prompt: row.PromptIDs, Chosen: row.ChosenIDs, Rejected: row.RejectedIDs,
+			ScoreChosen: row.ScoreChosen, ScoreRejected: row.ScoreRejected, PChosen: row.PChosen}
+	}
+	return out, nil
 }

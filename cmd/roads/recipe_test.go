@@ -99,6 +99,16 @@ func TestDataGenEqualsExperimentPairs(t *testing.T) {
 				tk.Decode(pd.Pairs[i].Chosen), tk.Decode(pd.Pairs[i].Rejected))
 		}
 	}
+	// The artefact's pairs.jsonl is itself TRL preference JSONL: the CLI
+	// reads it to the same tokens.
+	artPairs, _ := filepath.Glob(filepath.Join(root, "artifacts", "prefs", "*", "pairs.jsonl"))
+	if len(artPairs) != 1 {
+		t.Fatalf("want one pairs.jsonl artefact, found %v", artPairs)
+	}
+	fromArtifact, err := readPairs(artPairs[0], data.Keys{}, tk.Tokenizer())
+	if err != nil || !reflect.DeepEqual(fromArtifact, got) {
+		t.Fatalf("the artefact's pairs.jsonl read by the CLI: %v (equal: %v)", err, reflect.DeepEqual(fromArtifact, got))
+	}
 	// And another data seed gives other pairs (the check can fail).
 	other := filepath.Join(root, "other.jsonl")
 	mustRun(t, runData, "gen", "--task", taskSpec, "--policy", sftDir, "--seed", "4", "--n", "40",

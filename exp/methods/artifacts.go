@@ -3,6 +3,7 @@ package methods
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"roads/recipe"
 
@@ -28,8 +29,40 @@ type PrefSettings struct {
 	Pairing string `json:"pairing"`
 }
 
-// PrefData is a preference artefact: the pairs and their statistics
-// (pairs.json in the artefact directory).
+// PairsFile is a preference artefact's pairs: TRL preference JSONL with the
+// token ids (recipe.WritePairs), so `roads dpo --data DIR/pairs.jsonl` trains
+// on exactly what the experiment did. stats.json beside it holds
+// eval.PrefStats. Artefacts written before this format hold pairs.json
+// (PrefData as JSON), which is still read.
+const PairsFile = "pairs.jsonl"
+
+// readPrefData loads a preference artefact, in either format.
+func readPrefData(dir string) (*PrefData, error) {
+	legacy := filepath.Join(dir, "pairs.json")
+	if _, err := os.Stat(filepath.Join(dir, PairsFile)); err != nil {
+		var d PrefData
+		if err := ckpt.ReadJSON(legacy, &d); err != nil {
+			return nil, err
+		}
+		return &d, nil
+	}
+	pairs, err := recipe.ReadPairs(filepath.Join(dir, PairsFile))
+	if err != nil {
+		return nil, err
+	}
+	d := &PrefData{}
+	if err := ckpt.ReadJSON(filepath.Join(dir, "stats.json"), &d.Stats); err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		d.Pairs = append(d.Pairs, pft.PreferencePair{Prompt: p.Prompt, Chosen: p.Chosen, Rejected: p.Rejected})
+		d.GoldMargins = append(d.GoldMargins, p.ScoreChosen-p.ScoreRejected)
+	}
+	return d, nil
+}
+
+// PrefData is a preference artefact: the pairs, their gold margins and
+// statistics.
 type PrefData struct {
 	Pairs []pft.PreferencePair `json:"pairs"`
 	// GoldMargins[i] is the gold reward of pair i's chosen side minus its
@@ -118,23 +151,15 @@ func Preferences(ctx context.Context, c exp.Cell, art *exp.Artifacts, split task
 		if len(pairs) == 0 {
 			return fmt.Errorf("no preference pairs survived (%d identical, %d gold ties dropped)", st.Identical, st.GoldTies)
 		}
-		d := PrefData{Stats: st}
-		for _, p := range pairs {
-			d.Pairs = append(d.Pairs, pft.PreferencePair{Prompt: p.Prompt, Chosen: p.Chosen, Rejected: p.Rejected})
-			d.GoldMargins = append(d.GoldMargins, p.ScoreChosen-p.ScoreRejected)
+		if err := recipe.WritePairs(filepath.Join(dir, PairsFile), t, pairs); err != nil {
+			return err
 		}
-		return ckpt.WriteJSON(filepath.Join(dir, "pairs.json"), d)
+		return ckpt.WriteJSON(filepath.Join(dir, "stats.json"), st)
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	d, err := exp.Memo(art, "prefs-data", dir, func() (*PrefData, error) {
-		var d PrefData
-		if err := ckpt.ReadJSON(filepath.Join(dir, "pairs.json"), &d); err != nil {
-			return nil, err
-		}
-		return &d, nil
-	})
+	d, err := exp.Memo(art, "prefs-data", dir, func() (*PrefData, error) { return readPrefData(dir) })
 	return d, dir, err
 }
 
