@@ -391,23 +391,8 @@ func (t *BPE) Token(id int32) string {
 // kept as the byte it is.
 func gpt2Split(s string) []string {
 	var out []string
-	at := func(i int) (rune, int) {
-		if i >= len(s) {
-			return -1, 0
-		}
-		return utf8.DecodeRuneInString(s[i:])
-	}
-	class := func(r rune) int { // 0 space, 1 letter, 2 number, 3 other
-		switch {
-		case unicode.IsSpace(r):
-			return 0
-		case unicode.IsLetter(r):
-			return 1
-		case unicode.IsNumber(r):
-			return 2
-		}
-		return 3
-	}
+	at := func(i int) (rune, int) { return runeAt(s, i) }
+	class := runeClass
 	runOf := func(i, c int) int { // end of the run of class c from i
 		for i < len(s) {
 			r, n := at(i)
@@ -478,24 +463,9 @@ func gpt2Split(s string) []string {
 // the regex's greedy lengths. Invalid UTF-8 bytes count as "other".
 func qwenSplit(s string, maxDigits int) []string {
 	var out []string
-	at := func(i int) (rune, int) {
-		if i >= len(s) {
-			return -1, 0
-		}
-		return utf8.DecodeRuneInString(s[i:])
-	}
+	at := func(i int) (rune, int) { return runeAt(s, i) }
 	isNL := func(r rune) bool { return r == '\r' || r == '\n' }
-	class := func(r rune) int { // 0 space, 1 letter, 2 number, 3 other
-		switch {
-		case unicode.IsSpace(r):
-			return 0
-		case unicode.IsLetter(r):
-			return 1
-		case unicode.IsNumber(r):
-			return 2
-		}
-		return 3
-	}
+	class := runeClass
 	letters := func(i int) int {
 		for i < len(s) {
 			r, n := at(i)
@@ -777,4 +747,27 @@ func (t *BPE) ApplyConfig(c TokenizerConfig) error {
 		t.pad = t.eos
 	}
 	return nil
+}
+
+// runeAt decodes the rune at byte i of s (-1, 0 past the end; an invalid byte
+// is utf8.RuneError of size 1).
+func runeAt(s string, i int) (rune, int) {
+	if i >= len(s) {
+		return -1, 0
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+// runeClass is the pre-tokenizer regexes' partition of characters: 0 white
+// space (\s), 1 letter (\p{L}), 2 number (\p{N}), 3 anything else.
+func runeClass(r rune) int {
+	switch {
+	case unicode.IsSpace(r):
+		return 0
+	case unicode.IsLetter(r):
+		return 1
+	case unicode.IsNumber(r):
+		return 2
+	}
+	return 3
 }

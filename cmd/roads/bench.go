@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -99,18 +96,9 @@ func benchEncode(tokenizerPath, corpusPath string) (float64, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	raw, err := os.ReadFile(corpusPath)
+	raw, err := readMaybeGzip(corpusPath)
 	if err != nil {
 		return 0, 0, err
-	}
-	if strings.HasSuffix(corpusPath, ".gz") {
-		z, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return 0, 0, err
-		}
-		if raw, err = io.ReadAll(z); err != nil {
-			return 0, 0, err
-		}
 	}
 	var b strings.Builder
 	for _, line := range strings.Split(string(raw), "\n") {

@@ -92,18 +92,9 @@ func loadTokenizerFile(path string) (tok.Tokenizer, error) {
 	if st.IsDir() {
 		path = filepath.Join(path, "tokenizer.json")
 	}
-	data, err := os.ReadFile(path)
+	data, err := readMaybeGzip(path)
 	if err != nil {
 		return nil, fmt.Errorf("--tokenizer: %w", err)
-	}
-	if strings.HasSuffix(path, ".gz") {
-		z, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if data, err = io.ReadAll(z); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
 	}
 	if !json.Valid(data) {
 		return nil, fmt.Errorf("%s: not JSON (truncated or not a tokenizer.json)", path)
@@ -126,4 +117,20 @@ func loadTokenizerFile(path string) (tok.Tokenizer, error) {
 		}
 	}
 	return tk, nil
+}
+
+// readMaybeGzip reads a file, gunzipping it when its name ends in .gz.
+func readMaybeGzip(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return data, err
+	}
+	z, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if data, err = io.ReadAll(z); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
 }
