@@ -82,10 +82,7 @@ func TestRunDirectoryIsKeyedByWhatWasAsked(t *testing.T) {
 // A directory with checkpoints but no fingerprint (what an older roads wrote,
 // or a copied run) is refused: what it was trained on is unknown.
 func TestRunDirectoryWithoutFingerprintIsRefused(t *testing.T) {
-	ex, mc := tinySFT()
-	cfg := DefaultSFTConfig()
-	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 2, 8, true
-	cfg.OutputDir = t.TempDir()
+	ex, mc, cfg := tinyRun(t, 2)
 	m, _ := model.New(mc, 1)
 	if err := TrainSFT(cfg, m, nil, ex, nil); err != nil {
 		t.Fatal(err)
@@ -100,10 +97,7 @@ func TestRunDirectoryWithoutFingerprintIsRefused(t *testing.T) {
 // A second writer of one output_dir is refused at once, naming the holder;
 // the lock is given back when the holder finishes or fails.
 func TestRunDirectoryLock(t *testing.T) {
-	ex, mc := tinySFT()
-	cfg := DefaultSFTConfig()
-	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 2, 8, true
-	cfg.OutputDir = t.TempDir()
+	ex, mc, cfg := tinyRun(t, 2)
 	release, err := lockRunDir(cfg.OutputDir)
 	if err != nil {
 		t.Fatal(err)
@@ -129,10 +123,7 @@ func TestRunDirectoryLock(t *testing.T) {
 // A loss fed non-finite log-probs because a weight went non-finite names the
 // parameter tensor and index, not the loss's internal array.
 func TestDivergedWeightsAreNamed(t *testing.T) {
-	ex, mc := tinySFT()
-	cfg := DefaultSFTConfig()
-	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 2, 8, true
-	cfg.OutputDir = t.TempDir()
+	ex, mc, cfg := tinyRun(t, 2)
 	m, _ := model.New(mc, 1)
 	for _, p := range m.Params() {
 		if p.Name == "h.0.attn.v_proj.weight" {
@@ -148,10 +139,7 @@ func TestDivergedWeightsAreNamed(t *testing.T) {
 // The explosion test: a loss over DivergenceFactor × the first one stops the
 // run as diverged, naming the step, instead of finishing with rc 0.
 func TestDivergingLossStopsTheRun(t *testing.T) {
-	ex, mc := tinySFT()
-	cfg := DefaultSFTConfig()
-	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = 4, 8, true
-	cfg.OutputDir = t.TempDir()
+	ex, mc, cfg := tinyRun(t, 4)
 	m, _ := model.New(mc, 1)
 	r, err := startRun("sft", cfg.TrainArgs, cfg, ex, m, nil, len(ex), nil)
 	if err != nil {
@@ -168,4 +156,15 @@ func TestDivergingLossStopsTheRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sft: step 3: loss 7.6e+06 is over 1000× the first step's (4.6): training diverged") {
 		t.Fatalf("diverging loss: %v", err)
 	}
+}
+
+// tinyRun is a small SFT run: examples, a model config and an SFTConfig of
+// steps steps, batch 8, no progress bar, in a fresh output_dir.
+func tinyRun(t *testing.T, steps int) ([]SFTExample, model.Config, SFTConfig) {
+	t.Helper()
+	ex, mc := tinySFT()
+	cfg := DefaultSFTConfig()
+	cfg.MaxSteps, cfg.PerDeviceTrainBatchSize, cfg.DisableTQDM = steps, 8, true
+	cfg.OutputDir = t.TempDir()
+	return ex, mc, cfg
 }
