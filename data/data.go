@@ -273,8 +273,13 @@ func ReadPromptCompletions(path string, k Keys) ([]PromptCompletion, error) {
 // ReadPreferences reads {"prompt","chosen","rejected"} rows with optional
 // scores (both or neither).
 func ReadPreferences(path string, k Keys) ([]Preference, error) {
+	return readTyped(path, preferenceOf(k))
+}
+
+// preferenceOf converts a record to a standard preference row.
+func preferenceOf(k Keys) func(Record) (Preference, error) {
 	k = k.withDefaults()
-	return readTyped(path, func(r Record) (Preference, error) {
+	return func(r Record) (Preference, error) {
 		var row Preference
 		var err error
 		if row.Prompt, err = r.String(k.Prompt); err != nil {
@@ -302,7 +307,7 @@ func ReadPreferences(path string, k Keys) ([]Preference, error) {
 		}
 		row.HasScores, row.ScoreChosen, row.ScoreRejected = hasC, sc, sr
 		return row, nil
-	})
+	}
 }
 
 func readTyped[T any](path string, conv func(Record) (T, error)) ([]T, error) {
@@ -310,8 +315,13 @@ func readTyped[T any](path string, conv func(Record) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return convertAll(recs, conv)
+}
+
+func convertAll[T any](recs []Record, conv func(Record) (T, error)) ([]T, error) {
 	out := make([]T, len(recs))
 	for i, r := range recs {
+		var err error
 		if out[i], err = conv(r); err != nil {
 			return nil, err
 		}
@@ -482,8 +492,29 @@ func (r Record) Messages(key string) ([]Message, error) {
 // ReadConversationalPreferences reads {"prompt", "chosen", "rejected"} rows
 // whose fields are message lists.
 func ReadConversationalPreferences(path string, k Keys) ([]ConversationalPreference, error) {
+	return readTyped(path, conversationalPreferenceOf(k))
+}
+
+// ReadAnyPreferences reads preference JSONL once, in TRL's standard format
+// (std) or, when the first row's prompt is a message list, its conversational
+// format (conv).
+func ReadAnyPreferences(path string, k Keys) (std []Preference, conv []ConversationalPreference, err error) {
+	recs, err := ReadRecords(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if recs[0].IsConversational(k.withDefaults().Prompt) {
+		conv, err = convertAll(recs, conversationalPreferenceOf(k))
+		return nil, conv, err
+	}
+	std, err = convertAll(recs, preferenceOf(k))
+	return std, nil, err
+}
+
+// conversationalPreferenceOf converts a record of message lists.
+func conversationalPreferenceOf(k Keys) func(Record) (ConversationalPreference, error) {
 	k = k.withDefaults()
-	return readTyped(path, func(r Record) (ConversationalPreference, error) {
+	return func(r Record) (ConversationalPreference, error) {
 		row := ConversationalPreference{File: r.File, Line: r.Line}
 		var err error
 		if row.Prompt, err = r.Messages(k.Prompt); err != nil {
@@ -494,7 +525,7 @@ func ReadConversationalPreferences(path string, k Keys) ([]ConversationalPrefere
 		}
 		row.Rejected, err = r.Messages(k.Rejected)
 		return row, err
-	})
+	}
 }
 
 // ReadConversations reads SFT {"messages": [...]} rows.

@@ -182,26 +182,15 @@ func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferenceP
 // its conversational format (message lists), which the tokenizer's chat
 // template (ChatML when it has none) turns into text.
 func readPreferenceRows(path string, keys data.Keys, tk tok.Tokenizer) ([]data.Preference, error) {
-	recs, err := data.ReadRecords(path)
-	if err != nil {
-		return nil, err
-	}
-	prompt := keys.Prompt
-	if prompt == "" {
-		prompt = "prompt"
-	}
-	if !recs[0].IsConversational(prompt) {
-		return data.ReadPreferences(path, keys)
-	}
-	conv, err := data.ReadConversationalPreferences(path, keys)
-	if err != nil {
-		return nil, err
+	rows, conv, err := data.ReadAnyPreferences(path, keys)
+	if err != nil || conv == nil {
+		return rows, err
 	}
 	tpl, err := chatTemplateOf(tk)
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]data.Preference, len(conv))
+	rows = make([]data.Preference, len(conv))
 	for i, c := range conv {
 		if rows[i], err = tpl.Preference(c); err != nil {
 			return nil, err
