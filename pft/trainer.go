@@ -178,9 +178,12 @@ type runSpec struct {
 	progress io.Writer
 }
 
-// startRun prepares output_dir: it writes the resolved configuration, then
-// either resumes from the newest complete checkpoint (weights, AdamW moments,
-// step; metrics.jsonl is cut back to that step) or starts fresh.
+// startRun prepares output_dir: it takes the directory's lock, checks the
+// run's fingerprint (settings, data, initial weights) against the one
+// recorded there, either resumes from the newest complete checkpoint
+// (weights, AdamW moments, step; metrics.jsonl is cut back to that step) or
+// starts fresh, and only then writes training_config.json and the
+// fingerprint.
 func startRun(kind string, args TrainArgs, resolved, data any, policy *model.Model, tk tok.Tokenizer, nExamples int, progress io.Writer) (*run, error) {
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
