@@ -79,6 +79,9 @@ func main() {
 // accepts them, and a NaN learning rate or β would otherwise run until a JSON
 // encoder fails on it. A negative --threads is refused too.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if seeFlags != nil {
+		seeFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,6 +107,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	})
 	return bad
 }
+
+// seeFlags (tests only) sees every flag set before it parses.
+var seeFlags func(*flag.FlagSet)
 
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("roads "+name, flag.ContinueOnError)

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// allFlags runs every command and subcommand with -h and returns "command
+// flag" lines, sorted.
+func allFlags(t *testing.T) []string {
+	t.Helper()
+	var lines []string
+	seeFlags = func(fs *flag.FlagSet) {
+		fs.SetOutput(&bytes.Buffer{}) // no usage on stderr
+		fs.VisitAll(func(f *flag.Flag) { lines = append(lines, strings.TrimPrefix(fs.Name(), "roads ")+" --"+f.Name) })
+	}
+	defer func() { seeFlags = nil }()
+	runs := [][]string{{"data", "demos", "-h"}, {"data", "gen", "-h"}, {"data", "prompts", "-h"}, {"data", "task", "-h"}, {"rm", "eval", "-h"}}
+	for name := range commands {
+		if name != "data" {
+			runs = append(runs, []string{name, "-h"})
+		}
+	}
+	for _, r := range runs {
+		commands[r[0]].run(r[1:], &bytes.Buffer{})
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// TestFlagNamesKeepWorking: every flag of every command in
+// testdata/flags.txt still exists (a renamed or dropped flag breaks users'
+// scripts). A new flag must be added to the list on purpose
+// (ROADS_WRITE_FIXTURE=1 go test ./cmd/roads -run TestFlagNamesKeepWorking).
+func TestFlagNamesKeepWorking(t *testing.T) {
+	got := allFlags(t)
+	if len(got) < 200 {
+		t.Fatalf("collected only %d flags: the -h runs did not reach the flag sets", len(got))
+	}
+	if os.Getenv("ROADS_WRITE_FIXTURE") == "1" {
+		if err := os.WriteFile("testdata/flags.txt", []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile("testdata/flags.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	have := map[string]bool{}
+	for _, g := range got {
+		have[g] = true
+	}
+	listed := map[string]bool{}
+	for _, w := range want {
+		listed[w] = true
+		if !have[w] {
+			t.Errorf("flag %q no longer exists", w)
+		}
+	}
+	for _, g := range got {
+		if !listed[g] {
+			t.Errorf("flag %q is new: add it to testdata/flags.txt (ROADS_WRITE_FIXTURE=1)", g)
+		}
+	}
+}
