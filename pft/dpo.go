@@ -2,6 +2,7 @@ package pft
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"roads/ckpt"
@@ -218,6 +219,7 @@ type DPOTrainConfig struct {
 	Beta           float64 `json:"beta"`
 	LossType       string  `json:"loss_type"`       // sigmoid or ipo
 	LabelSmoothing float64 `json:"label_smoothing"` // cDPO ε (sigmoid only)
+	Truncation
 }
 
 // DefaultDPOBeta is the paper's β (§4.1), shared by every DPO-family trainer.
@@ -247,6 +249,13 @@ type refLogps struct {
 // ref_model/, metrics.jsonl, checkpoint-N/, samples/, final model files).
 // Interrupted runs resume from their last checkpoint.
 func TrainDPO(cfg DPOTrainConfig, policy, ref *model.Model, pairs []PreferencePair, env Env) error {
+	pairs, cut, err := cfg.Truncation.Apply("dpo", pairs)
+	if err != nil {
+		return err
+	}
+	if cut > 0 {
+		slog.Warn("dpo: pairs truncated to max_length / max_prompt_length", "pairs", cut, "of", len(pairs))
+	}
 	return trainDPO("dpo", cfg, cfg, policy, ref, pairs, env, nil)
 }
 

@@ -2,6 +2,7 @@ package pft
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"path/filepath"
 
@@ -198,6 +199,7 @@ type RewardTrainConfig struct {
 	EvalSteps                int     `json:"eval_steps"`    // 0: every logging_steps
 	LoadBestModelAtEnd       bool    `json:"load_best_model_at_end"`
 	EarlyStoppingPatience    int     `json:"early_stopping_patience"` // evaluations without a new best; 0: off
+	Truncation
 }
 
 // DefaultRewardTrainConfig is the configuration `roads rm` starts from.
@@ -282,6 +284,17 @@ func rmVerifier(kind string, m *model.Model) Verifier {
 // selection), and writes the run into cfg.OutputDir.
 func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []PreferencePair, env Env) (RewardResult, error) {
 	const what = "rm"
+	var err error
+	var cut, cutEval int
+	if train, cut, err = cfg.Truncation.Apply(what, train); err != nil {
+		return RewardResult{}, err
+	}
+	if eval, cutEval, err = cfg.Truncation.Apply(what+" eval", eval); err != nil {
+		return RewardResult{}, err
+	}
+	if cut+cutEval > 0 {
+		slog.Warn("rm: pairs truncated to max_length / max_prompt_length", "train", cut, "eval", cutEval)
+	}
 	switch cfg.Kind {
 	case RMGlobal:
 		if rm.Config().Head != "scalar" {

@@ -166,6 +166,53 @@ func pairSequences(pairs []PreferencePair, eos int) ([][]int32, []int) {
 	return seqs, plen
 }
 
+// Truncation is TRL's max_length / max_prompt_length for preference data.
+// The prompt keeps its last MaxPromptLength tokens (TRL's truncation_mode
+// keep_end: the end of a prompt is what the completion answers), then each
+// completion keeps its first tokens so that prompt + completion + EOS fits
+// MaxLength. Zero means no limit; without limits a pair longer than the
+// model's context is refused (checkPairs), never cut silently.
+type Truncation struct {
+	MaxLength       int `json:"max_length,omitempty"`
+	MaxPromptLength int `json:"max_prompt_length,omitempty"`
+}
+
+// Apply truncates pairs (copies; the input is not modified) and reports how
+// many were cut. A limit that leaves no room for a completion is an error.
+func (tr Truncation) Apply(what string, pairs []PreferencePair) ([]PreferencePair, int, error) {
+	if tr.MaxLength < 0 || tr.MaxPromptLength < 0 {
+		return nil, 0, fmt.Errorf("%s: max_length %d / max_prompt_length %d: want ≥ 0", what, tr.MaxLength, tr.MaxPromptLength)
+	}
+	if tr.MaxLength == 0 && tr.MaxPromptLength == 0 {
+		return pairs, 0, nil
+	}
+	out := make([]PreferencePair, len(pairs))
+	cut := 0
+	for i, p := range pairs {
+		q := p
+		if tr.MaxPromptLength > 0 && len(q.Prompt) > tr.MaxPromptLength {
+			q.Prompt = q.Prompt[len(q.Prompt)-tr.MaxPromptLength:]
+		}
+		if tr.MaxLength > 0 {
+			room := tr.MaxLength - len(q.Prompt) - 1 // EOS
+			if room < 0 {
+				return nil, 0, fmt.Errorf("%s: pair %d: the prompt alone has %d tokens, so max_length %d leaves no room for a completion and EOS (set max_prompt_length)", what, i, len(q.Prompt), tr.MaxLength)
+			}
+			if len(q.Chosen) > room {
+				q.Chosen = q.Chosen[:room]
+			}
+			if len(q.Rejected) > room {
+				q.Rejected = q.Rejected[:room]
+			}
+		}
+		if len(q.Prompt) != len(p.Prompt) || len(q.Chosen) != len(p.Chosen) || len(q.Rejected) != len(p.Rejected) {
+			cut++
+		}
+		out[i] = q
+	}
+	return out, cut, nil
+}
+
 // checkPairs rejects pairs that cannot be scored by m.
 func checkPairs(what string, pairs []PreferencePair, m *model.Model) error {
 	if len(pairs) == 0 {

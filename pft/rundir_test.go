@@ -168,3 +168,31 @@ func tinyRun(t *testing.T, steps int) ([]SFTExample, model.Config, SFTConfig) {
 	cfg.OutputDir = t.TempDir()
 	return ex, mc, cfg
 }
+
+// TRL's truncation of preference data: the prompt keeps its end, each
+// completion its start, so that prompt + completion + EOS fits max_length;
+// a limit with no room for a completion is an error naming the pair.
+func TestTruncation(t *testing.T) {
+	pairs := []PreferencePair{
+		{Prompt: []int32{1, 2, 3, 4, 5}, Chosen: []int32{6, 7, 8}, Rejected: []int32{9}},
+		{Prompt: []int32{1}, Chosen: []int32{2}, Rejected: []int32{3}},
+	}
+	got, cut, err := Truncation{MaxLength: 5, MaxPromptLength: 2}.Apply("dpo", pairs)
+	if err != nil || cut != 1 {
+		t.Fatalf("cut %d, %v", cut, err)
+	}
+	want := PreferencePair{Prompt: []int32{4, 5}, Chosen: []int32{6, 7}, Rejected: []int32{9}}
+	if fmt.Sprint(got[0]) != fmt.Sprint(want) || fmt.Sprint(got[1]) != fmt.Sprint(pairs[1]) {
+		t.Fatalf("truncated %v, want %v and the second pair unchanged", got, want)
+	}
+	if len(pairs[0].Prompt) != 5 {
+		t.Fatal("Apply modified its input")
+	}
+	if _, _, err := (Truncation{MaxLength: 4}).Apply("dpo", pairs); err == nil || !strings.Contains(err.Error(), "dpo: pair 0: the prompt alone has 5 tokens, so max_length 4") {
+		t.Fatalf("no room: %v", err)
+	}
+	same, cut, _ := Truncation{}.Apply("dpo", pairs)
+	if cut != 0 || &same[0] != &pairs[0] {
+		t.Fatal("zero limits must leave the pairs as they are")
+	}
+}

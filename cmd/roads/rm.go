@@ -49,6 +49,7 @@ func runRM(args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.CenterRewardsCoefficient, "center_rewards_coefficient", cfg.CenterRewardsCoefficient, "weight of the mean-reward centring term (0: off)")
 	fs.IntVar(&cfg.EvalSteps, "eval_steps", cfg.EvalSteps, "steps between evaluations (0: logging_steps)")
 	fs.BoolVar(&cfg.LoadBestModelAtEnd, "load_best_model_at_end", cfg.LoadBestModelAtEnd, "keep the checkpoint with the best eval_bt_likelihood as the final model")
+	addTruncationFlags(fs, &cfg.Truncation)
 	fs.IntVar(&cfg.EarlyStoppingPatience, "early_stopping_patience", cfg.EarlyStoppingPatience, "stop after this many evaluations without a better eval_bt_likelihood (0: off)")
 	fs.IntVar(&cfg.DModel, "d_model", cfg.DModel, "width of a new model")
 	fs.IntVar(&cfg.NLayer, "n_layer", cfg.NLayer, "layers of a new model")
