@@ -239,17 +239,31 @@ func Load(dir string) (Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if bpe, ok := t.(*BPE); ok { // tokenizer_config.json beside it: special tokens, chat template
-		cfgPath := filepath.Join(dir, "tokenizer_config.json")
-		if raw, err := os.ReadFile(cfgPath); err == nil {
-			c, err := ParseTokenizerConfig(cfgPath, raw)
-			if err != nil {
-				return nil, err
-			}
-			if err := bpe.ApplyConfig(c); err != nil {
-				return nil, fmt.Errorf("%s: %w", cfgPath, err)
-			}
-		}
+	if err := ApplyConfigIn(t, dir); err != nil {
+		return nil, err
 	}
 	return t, nil
+}
+
+// ApplyConfigIn applies dir/tokenizer_config.json (special tokens, chat
+// template) to a BPE tokenizer when the file exists; other tokenizers carry
+// their specials themselves.
+func ApplyConfigIn(t Tokenizer, dir string) error {
+	bpe, ok := t.(*BPE)
+	if !ok {
+		return nil
+	}
+	cfgPath := filepath.Join(dir, "tokenizer_config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil // no tokenizer_config.json: tokenizer.json's own specials
+	}
+	c, err := ParseTokenizerConfig(cfgPath, raw)
+	if err != nil {
+		return err
+	}
+	if err := bpe.ApplyConfig(c); err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	return nil
 }

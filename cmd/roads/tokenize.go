@@ -103,18 +103,8 @@ func loadTokenizerFile(path string) (tok.Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// tokenizer_config.json beside it names the special tokens.
-	cfgPath := filepath.Join(filepath.Dir(path), "tokenizer_config.json")
-	if bpe, ok := tk.(*tok.BPE); ok {
-		if raw, err := os.ReadFile(cfgPath); err == nil {
-			c, err := tok.ParseTokenizerConfig(cfgPath, raw)
-			if err != nil {
-				return nil, err
-			}
-			if err := bpe.ApplyConfig(c); err != nil {
-				return nil, fmt.Errorf("%s: %w", cfgPath, err)
-			}
-		}
+	if err := tok.ApplyConfigIn(tk, filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	return tk, nil
 }
