@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"roads/internal/filelock"
 )
 
 // Shard selects a deterministic slice of a grid: cell k (in grid order) goes
@@ -97,7 +99,15 @@ type Summary struct {
 	Done       int    // already had a record
 	Ran        int    // finished and recorded by this run
 	Skipped    []Cell // method not registered (AllowMissing)
+	Busy       []Busy // held by another process when this one reached them
 	Failed     []CellError
+}
+
+// Busy is a cell another runner was working on (its lock was held), left to
+// that runner: two processes never run one cell.
+type Busy struct {
+	Cell   Cell
+	Holder string // "pid N on HOST"
 }
 
 // CellError is a failed cell.
@@ -259,35 +269,52 @@ func Run(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return sum, fmt.Errorf("run %s: stopped: %w", spec.Name, err)
 		}
-		method, _ := reg.Lookup(c.Method())
-		art.takeUses()
-		start := time.Now()
-		log.Info("cell start", "id", c.ID, "cell", c.Label())
-		res, err := runMethod(ctx, method, c, art)
-		if err == nil {
-			err = res.validate()
+		// A cell in flight holds RESULTS/<experiment>/<id>.lock, so a second
+		// runner over the same store (another shard plan, a second terminal)
+		// leaves it alone instead of computing it twice and racing the record.
+		lock, err := filelock.AcquireTemp(store.Path(c.ID) + ".lock")
+		if h, ok := err.(*filelock.HeldError); ok {
+			log.Warn("cell busy: another runner holds it", "id", c.ID, "cell", c.Label(), "holder", h.Holder)
+			sum.Busy = append(sum.Busy, Busy{Cell: c, Holder: h.Holder})
+			continue
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return sum, fmt.Errorf("run %s: stopped in cell %s: %w", spec.Name, c.ID, ctx.Err())
+			return sum, fmt.Errorf("run %s: cell %s: %w", spec.Name, c.ID, err)
+		}
+		if rec, err := store.Load(c.ID); err != nil || (rec != nil && !opts.Force) {
+			lock.Release() // finished by another runner while this one worked on earlier cells
+			if err != nil {
+				return sum, err
 			}
-			ce := CellError{Cell: c, Err: err}
-			log.Error("cell failed", "id", c.ID, "cell", c.Label(), "err", err)
-			if !opts.KeepGoing {
-				sum.Failed = append(sum.Failed, ce)
-				return sum, ce
-			}
-			sum.Failed = append(sum.Failed, ce)
+			sum.Done++
 			if bar != nil {
 				bar.Add(1)
 			}
 			continue
 		}
-		rec := &Record{Schema: RecordSchema, ID: c.ID, Experiment: c.Experiment, Preset: c.Preset, Method: c.Method(), Seed: c.Seed(),
-			Axes: c.Axes, Config: c.Params, Result: res, Artifacts: art.takeUses(),
-			Timing: Timing{Started: start.UTC(), Seconds: time.Since(start).Seconds()}, Version: version}
-		if err := store.Put(rec); err != nil {
-			return sum, err
+		log.Info("cell start", "id", c.ID, "cell", c.Label())
+		rec, err := runCell(ctx, reg, c, art, version)
+		if err == nil {
+			err = store.Put(rec)
+		}
+		lock.Release()
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, fmt.Errorf("run %s: stopped in cell %s: %w", spec.Name, c.ID, ctx.Err())
+			}
+			var ce CellError
+			if !errors.As(err, &ce) {
+				return sum, err // the store failed, not the cell
+			}
+			log.Error("cell failed", "id", c.ID, "cell", c.Label(), "err", ce.Err)
+			sum.Failed = append(sum.Failed, ce)
+			if !opts.KeepGoing {
+				return sum, ce
+			}
+			if bar != nil {
+				bar.Add(1)
+			}
+			continue
 		}
 		sum.Ran++
 		log.Info("cell done", "id", c.ID, "cell", c.Label(), "seconds", rec.Timing.Seconds)
@@ -299,6 +326,25 @@ func Run(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		return sum, fmt.Errorf("run %s: %d of %d cells failed; first: %w", spec.Name, len(sum.Failed), len(todo), sum.Failed[0])
 	}
 	return sum, nil
+}
+
+// runCell runs one cell and builds its record; a failure of the method is a
+// CellError.
+func runCell(ctx context.Context, reg *Registry, c Cell, art *Artifacts, version Version) (*Record, error) {
+	method, _ := reg.Lookup(c.Method())
+	art.takeUses()
+	start := time.Now()
+	res, err := runMethod(ctx, method, c, art)
+	if err == nil {
+		err = res.validate()
+	}
+	if err != nil {
+		return nil, CellError{Cell: c, Err: err}
+	}
+	rec := &Record{Schema: RecordSchema, ID: c.ID, Experiment: c.Experiment, Preset: c.Preset, Method: c.Method(), Seed: c.Seed(),
+		Axes: c.Axes, Config: c.Params, Result: res, Artifacts: art.takeUses(),
+		Timing: Timing{Started: start.UTC(), Seconds: time.Since(start).Seconds()}, Version: version}
+	return rec, nil
 }
 
 // runMethod calls the method, turning a panic into an error so one broken

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"roads/internal/filelock"
 )
 
 // testSpec is a small grid: 2 tasks × 3 seeds × 3 methods = 18 cells.
@@ -607,5 +609,88 @@ func TestTrainingCurves(t *testing.T) {
 	os.WriteFile(path, []byte("{\"step\":1}\n{oops\n"), 0o644)
 	if _, err := TrainingCurves(path, "train/", "loss"); err == nil || !strings.Contains(err.Error(), path+":2:") {
 		t.Fatalf("bad line: %v", err)
+	}
+}
+
+// Several runners over one store without shards (two terminals, say) never
+// run a cell twice: a cell in flight is locked, and a cell finished by another
+// runner is picked up as done. Together they leave the records one run does.
+func TestConcurrentRunnersNeverRunACellTwice(t *testing.T) {
+	if !filelock.Supported {
+		t.Skip("no cell locks on this platform")
+	}
+	clean := t.TempDir()
+	if _, err := runToy(t, clean, newFake(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := newFake()
+	var wg sync.WaitGroup
+	sums := make([]*Summary, 3)
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			art := NewArtifacts(filepath.Join(dir, "_artifacts"))
+			art.Poll = time.Millisecond
+			sums[i], errs[i] = runToy(t, dir, f, Options{Artifacts: art})
+		}()
+	}
+	wg.Wait()
+	ran := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sums[i]
+		if s.Ran+s.Done+len(s.Busy) != 18 {
+			t.Fatalf("runner %d: ran %d + done %d + busy %d ≠ 18", i, s.Ran, s.Done, len(s.Busy))
+		}
+		ran += s.Ran
+	}
+	if ran != 18 || f.calls.Load() != 18 {
+		t.Fatalf("3 runners ran %d cells with %d method calls, want each of the 18 once", ran, f.calls.Load())
+	}
+	if !reflect.DeepEqual(comparable(t, clean), comparable(t, dir)) {
+		t.Fatal("records of concurrent runners differ from a single run")
+	}
+	if locks, _ := filepath.Glob(filepath.Join(dir, "toy", "*.lock")); len(locks) != 0 {
+		t.Fatalf("cell locks left behind: %v", locks)
+	}
+}
+
+// A cell whose lock another process holds is left to it and reported busy,
+// naming the holder; once the lock is gone the next run does the cell.
+func TestBusyCellIsLeftToItsHolder(t *testing.T) {
+	if !filelock.Supported {
+		t.Skip("no cell locks on this platform")
+	}
+	dir := t.TempDir()
+	spec := mustSpec(t, testSpec)
+	cells, _ := spec.Cells("")
+	st, err := OpenStore(dir, "toy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := filelock.AcquireTemp(st.Path(cells[2].ID) + ".lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := runToy(t, dir, newFake(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Ran != 17 || len(sum.Busy) != 1 || sum.Busy[0].Cell.ID != cells[2].ID ||
+		!strings.Contains(sum.Busy[0].Holder, fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("with cell %s held: %+v", cells[2].ID, sum)
+	}
+	if rec, _ := st.Load(cells[2].ID); rec != nil {
+		t.Fatal("a busy cell got a record from the runner that did not hold it")
+	}
+	held.Release()
+	sum, err = runToy(t, dir, newFake(), Options{})
+	if err != nil || sum.Ran != 1 || sum.Done != 17 || len(sum.Busy) != 0 {
+		t.Fatalf("after release: %+v %v", sum, err)
 	}
 }

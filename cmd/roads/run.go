@@ -181,6 +181,9 @@ func printSummary(w io.Writer, s *exp.Summary, results string) {
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "  failed: %v\n", f)
 	}
+	for _, b := range s.Busy {
+		fmt.Fprintf(w, "  busy (another runner has it, %s): %s %s\n", b.Holder, b.Cell.ID, b.Cell.Label())
+	}
 	if len(s.Skipped) > 0 {
 		methods := map[string]bool{}
 		for _, c := range s.Skipped {
@@ -214,12 +217,13 @@ func writeSummariesJSON(w io.Writer, sums []*exp.Summary) error {
 		Done       int      `json:"already_done"`
 		Ran        int      `json:"ran"`
 		Skipped    int      `json:"skipped"`
+		Busy       int      `json:"busy"`
 		Failed     []failed `json:"failed"`
 	}
 	res := make([]out, 0, len(sums))
 	for _, s := range sums {
 		o := out{Experiment: s.Experiment, Preset: s.Preset, Shard: s.Shard.String(), Grid: s.GridCells, InShard: s.ShardCells,
-			Done: s.Done, Ran: s.Ran, Skipped: len(s.Skipped), Failed: []failed{}}
+			Done: s.Done, Ran: s.Ran, Skipped: len(s.Skipped), Busy: len(s.Busy), Failed: []failed{}}
 		for _, f := range s.Failed {
 			o.Failed = append(o.Failed, failed{ID: f.Cell.ID, Cell: f.Cell.Label(), Error: f.Err.Error()})
 		}

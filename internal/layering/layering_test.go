@@ -19,6 +19,7 @@ const module = "roads"
 var allowed = map[string][]string{
 	// Leaves: no roads imports.
 	"internal/atomicfile":     nil,
+	"internal/filelock":       nil,
 	"internal/stats":          nil,
 	"internal/layering":       nil,
 	"internal/gemm":           nil,
@@ -33,7 +34,7 @@ var allowed = map[string][]string{
 	"task": {"tok"},
 	"data": {"internal/atomicfile"},
 	// Training: the algorithms never see a task, a gold judge or an experiment.
-	"pft": {"ckpt", "engine", "model", "tok"},
+	"pft": {"ckpt", "engine", "internal/filelock", "model", "tok"},
 	// The gold judge samples from models and scores with a task.
 	"eval": {"engine", "internal/stats", "model", "task"},
 	// Chat templates over TRL's conversational rows.
@@ -41,7 +42,7 @@ var allowed = map[string][]string{
 	// The one data recipe: prompts, demonstrations, pairs and their TRL rows.
 	"recipe": {"data", "eval", "task"},
 	// The experiment core is domain-free: specs, cells, records, the runner.
-	"exp": {"experiments", "internal/atomicfile"},
+	"exp": {"experiments", "internal/atomicfile", "internal/filelock"},
 	// The only wiring of training and evaluation into the runner.
 	"exp/methods": {"ckpt", "eval", "exp", "experiments/checkpoints", "model", "pft", "recipe", "task"},
 	// Reports read records only.
