@@ -319,8 +319,11 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 	if (cfg.LoadBestModelAtEnd || cfg.EarlyStoppingPatience > 0) && len(eval) == 0 {
 		return RewardResult{}, fmt.Errorf("%s: load_best_model_at_end and early_stopping_patience need held-out pairs", what)
 	}
-	if cfg.EvalSteps < 0 || cfg.EarlyStoppingPatience < 0 {
-		return RewardResult{}, fmt.Errorf("%s: eval_steps and early_stopping_patience must not be negative", what)
+	if cfg.EvalSteps < 0 {
+		return RewardResult{}, fmt.Errorf("%s: eval_steps must not be negative, got %d", what, cfg.EvalSteps)
+	}
+	if cfg.EarlyStoppingPatience < 0 {
+		return RewardResult{}, fmt.Errorf("%s: early_stopping_patience must not be negative, got %d", what, cfg.EarlyStoppingPatience)
 	}
 	evalSteps := cfg.EvalSteps
 	if evalSteps == 0 {

@@ -109,6 +109,12 @@ func TrainSFT(cfg SFTConfig, policy *model.Model, tk tok.Tokenizer, train []SFTE
 		if len(ex.Completion) == 0 {
 			return fmt.Errorf("sft: example %d has an empty completion", i)
 		}
+		if len(ex.Prompt) == 0 && len(ex.Completion) < 2 {
+			// The first token of a sequence is never predicted: with no prompt
+			// a one-token completion (an empty text row's EOS) has nothing to
+			// learn from.
+			return fmt.Errorf("sft: example %d has a single token and no prompt: nothing to predict", i)
+		}
 		if n := len(ex.Prompt) + len(ex.Completion); n > policy.Config().NPositions {
 			return fmt.Errorf("sft: example %d has %d tokens, more than the model's n_positions %d", i, n, policy.Config().NPositions)
 		}

@@ -75,8 +75,15 @@ func (a TrainArgs) Validate() error {
 		return fmt.Errorf("num_train_epochs (%d) or max_steps (%d) must be positive", a.NumTrainEpochs, a.MaxSteps)
 	case a.PerDeviceTrainBatchSize <= 0:
 		return fmt.Errorf("per_device_train_batch_size must be positive, got %d", a.PerDeviceTrainBatchSize)
-	case a.WeightDecay < 0, a.MaxGradNorm < 0, a.WarmupSteps < 0, a.SaveSteps < 0, a.SaveTotalLimit < 0, a.LoggingSteps < 0:
-		return errors.New("weight_decay, max_grad_norm, warmup_steps, save_steps, save_total_limit and logging_steps must not be negative")
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"weight_decay", a.WeightDecay}, {"max_grad_norm", a.MaxGradNorm}, {"warmup_steps", float64(a.WarmupSteps)},
+		{"save_steps", float64(a.SaveSteps)}, {"save_total_limit", float64(a.SaveTotalLimit)}, {"logging_steps", float64(a.LoggingSteps)}} {
+		if f.v < 0 {
+			return fmt.Errorf("%s must not be negative, got %v", f.name, f.v)
+		}
 	}
 	return engine.Schedule{Kind: a.LRSchedulerType, WarmupSteps: a.WarmupSteps, TotalSteps: 1}.Validate()
 }

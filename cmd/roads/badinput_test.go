@@ -22,6 +22,7 @@ func TestBadInputs(t *testing.T) {
 	at := func(name string) string { return filepath.Join(dir, name) }
 	write := func(name, content string) string { writeFile(t, at(name), content); return at(name) }
 	good := write("good.jsonl", strings.Repeat(`{"prompt": "ab", "completion": "cd"}`+"\n", 8))
+	prefs := write("prefs.jsonl", strings.Repeat(`{"prompt": "ab", "chosen": "cd", "rejected": "ef"}`+"\n", 8))
 	small := []string{"--max_steps", "1", "--per_device_train_batch_size", "8", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}
 
 	// A tiny model directory (byte tokenizer) and broken copies of it.
@@ -93,6 +94,43 @@ func TestBadInputs(t *testing.T) {
 		{"truncated safetensors", "sample", []string{"--model", truncated, "--prompt", "ab"}, "out of range: the byte buffer holds"},
 		{"NaN weight", "sample", []string{"--model", nan, "--prompt", "ab"}, "holds a non-finite value (NaN)"},
 		{"missing tokenizer.json", "sample", []string{"--model", noTok, "--prompt", "ab"}, "has no tokenizer.json: pass --tokenizer bytes"},
+		// Files and paths.
+		{"data file that does not exist", "sft", with(small, "--data", at("nosuch.jsonl")), "nosuch.jsonl: no such file or directory"},
+		{"empty data file", "sft", with(small, "--data", write("empty.jsonl", "")), "empty.jsonl: no records"},
+		{"model directory that does not exist", "sft", with(small, "--data", good, "--model", at("nosuchmodel")), "nosuchmodel/config.json: no such file or directory"},
+		{"--config file that does not exist", "sft", with(small, "--data", good, "--config", at("nocfg.json")), "--config: open"},
+		{"tokenizer file that does not exist", "tokenize", []string{"--tokenizer", at("nosuchtok.json"), "--text", "hi"}, "--tokenizer: stat"},
+		{"results directory that does not exist", "report", []string{"--results", at("nosuchresults")}, "results store: open"},
+		// Rows.
+		{"field of the wrong type", "sft", with(small, "--data", write("num.jsonl", `{"prompt": 3, "completion": "b"}`+"\n")), `num.jsonl:1: field "prompt": want a string, got number`},
+		{"empty text row", "sft", with(small, "--data", write("emptytext.jsonl", `{"text": "ab"}`+"\n"+`{"text": ""}`+"\n")), "emptytext.jsonl:2: an empty row"},
+		{"JSON nested beyond any row", "sft", with(small, "--data", write("deep.jsonl", strings.Repeat("[", 100000)+"\n")), "deep.jsonl:1: invalid JSON"},
+		{"SFT rows given to DPO", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", good, "--model", mdir), `good.jsonl:1: field "chosen": missing`},
+		{"every completion empty", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", write("emptyc.jsonl", strings.Repeat(`{"prompt": "ab", "chosen": "", "rejected": ""}`+"\n", 4)), "--model", mdir), "every one of the 4 rows has chosen == rejected"},
+		// Flags and settings, each named.
+		{"unknown flag", "sft", with(small, "--data", good, "--nosuchflag", "3"), "flag provided but not defined: -nosuchflag"},
+		{"unparseable flag value", "sft", with(small, "--data", good, "--learning_rate", "abc"), `invalid value "abc" for flag -learning_rate`},
+		{"negative learning rate", "sft", with(small, "--data", good, "--learning_rate", "-1"), "learning_rate must be positive and finite, got -1"},
+		{"zero batch", "sft", with(small, "--data", good, "--per_device_train_batch_size", "0"), "per_device_train_batch_size must be positive, got 0"},
+		{"negative save_steps", "sft", with(small, "--data", good, "--save_steps", "-1"), "save_steps must not be negative, got -1"},
+		{"negative max_length", "sft", with(small, "--data", good, "--max_length", "-2"), "--max_length -2"},
+		{"unknown lr schedule", "sft", with(small, "--data", good, "--lr_scheduler_type", "nosuch"), `unknown kind "nosuch"`},
+		{"n_head does not divide d_model", "sft", with(small, "--data", good, "--n_head", "3"), "d_model 16 is not divisible by n_head 3"},
+		{"negative n_positions", "sft", with(small, "--data", good, "--n_positions", "-2"), "n_positions must be positive, got -2"},
+		{"--config value of the wrong type", "sft", with(small, "--data", good, "--config", write("cfgtype.json", `{"learning_rate": "x"}`)), "learning_rate of type float64"},
+		{"NaN label_smoothing", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", good, "--model", mdir, "--label_smoothing", "NaN"), "--label_smoothing NaN: want a finite number"},
+		{"label_smoothing out of range", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--label_smoothing", "0.7"), "label_smoothing = 0.7, want in [0, 0.5)"},
+		{"zero beta", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--beta", "0"), "beta = 0, want > 0"},
+		{"unknown loss_type", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--loss_type", "nosuch"), `loss_type "nosuch"`},
+		{"negative temperature", "sample", []string{"--model", mdir, "--prompt", "ab", "--temperature", "-1"}, "temperature must be finite and ≥ 0, got -1"},
+		{"policy of another vocabulary", "eval", []string{"--model", mdir}, "differs from task sorted's vocabulary"},
+		// Tasks, tokenizers and experiment specs.
+		{"unknown task preset", "data", []string{"gen", "--task", "nosuch", "--out", at("x.jsonl"), "--n", "3"}, `unknown preset "nosuch"`},
+		{"unknown data subcommand", "data", []string{"nosuch"}, `unknown data subcommand "nosuch"`},
+		{"unsupported tokenizer model", "tokenize", []string{"--tokenizer", write("badtok.json", `{"model": {"type": "Nope"}}`), "--text", "hi"}, `badtok.json: tok: tokenizer.json model type "Nope" is not supported`},
+		{"spec with an unknown key", "run", []string{write("badkey.json", `{"name": "x", "nosuch": 1}`)}, `badkey.json:1:15: json: unknown field "nosuch"`},
+		{"spec that is not JSON", "run", []string{write("notjson.json", `not json`)}, "notjson.json:1:3: invalid character"},
+		{"unknown preset of an experiment", "run", []string{"main", "--preset", "nosuch"}, `experiment main has no preset "nosuch" (presets: full, quick, smoke)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -109,6 +147,12 @@ func TestBadInputs(t *testing.T) {
 				t.Fatalf("the refused run wrote %s", out)
 			}
 		})
+	}
+
+	// Inputs that look odd but are fine must keep working.
+	bom := write("bom.jsonl", "\ufeff"+strings.Repeat(`{"prompt": "ab", "completion": "cd"}`+"\n", 8))
+	if err := runSFT(with(small, "--data", bom, "--output_dir", at("bom-run")), &bytes.Buffer{}); err != nil {
+		t.Errorf("a JSONL file with a UTF-8 BOM: %v, want it read", err)
 	}
 
 	// A finished run directory is keyed by what was asked.

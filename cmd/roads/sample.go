@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strings"
 
@@ -57,6 +58,8 @@ func runSample(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--prompt has %d tokens; the model's context is %d", len(ids), m.Config().NPositions)
 	}
 	if *maxNew > room {
+		slog.Warn("--max_new_tokens is more than the context leaves after the prompt: generation stops at the context",
+			"max_new_tokens", *maxNew, "prompt_tokens", len(ids), "n_positions", m.Config().NPositions, "generating at most", room)
 		*maxNew = room
 	}
 	prompts := make([][]int32, *n)

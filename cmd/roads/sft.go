@@ -164,6 +164,9 @@ func readSFTExamples(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.SFTEx
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: completion: %w", path, i+1, err)
 		}
+		if len(p) == 0 && len(c) == 0 {
+			return nil, fmt.Errorf("%s:%d: an empty row (no prompt, empty completion or text): nothing to learn from", path, i+1)
+		}
 		out[i] = pft.SFTExample{Prompt: p, Completion: append(c, tk.EOS())}
 	}
 	return out, nil
