@@ -25,6 +25,10 @@ func EmbeddingForward(out []float32, tokens, pos []int32, wte, wpe []float32, d 
 		for r := lo; r < hi; r++ {
 			o := out[r*d : r*d+d]
 			t := wte[int(tokens[r])*d : int(tokens[r])*d+d]
+			if wpe == nil { // rotary models have no position table
+				copy(o, t)
+				continue
+			}
 			p := wpe[int(pos[r])*d : int(pos[r])*d+d]
 			for j := range o {
 				o[j] = t[j] + p[j]

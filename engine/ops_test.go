@@ -605,3 +605,106 @@ func TestGeluVectorAccuracy(t *testing.T) {
 	}
 	t.Logf("vector GELU max error: value %.3g, derivative %.3g", worstV, worstD)
 }
+
+func TestErfGeluGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	const rows, cols = 3, 100
+	x, bias := randVec(r, rows*cols, 3), randVec(r, cols, 1)
+	x[0], x[1] = 9, -9
+	wl := to64(randVec(r, len(x), 1))
+	x64 := to64(x)
+	ref := func(v float64) float64 { return 0.5 * v * (1 + math.Erf(v/math.Sqrt2)) }
+	loss := func() float64 {
+		var s float64
+		for i, v := range x64 {
+			s += wl[i] * ref(v+float64(bias[i%cols]))
+		}
+		return s
+	}
+	out, grad := make([]float32, len(x)), make([]float32, len(x))
+	BiasErfGeluForwardGrad(out, grad, x, bias, rows, cols)
+	want := make([]float64, len(x))
+	for i, v := range x64 {
+		want[i] = ref(v + float64(bias[i%cols]))
+	}
+	checkForward(t, "erf gelu", out, want, 1e-6)
+	dx := make([]float32, len(x))
+	for i := range dx {
+		dx[i] = float32(wl[i]) * grad[i]
+	}
+	checkGrad(t, "dx", x64, dx, nil, loss)
+	plain := make([]float32, len(x))
+	ErfGeluForward(plain, x)
+	for i, v := range x64 {
+		want[i] = ref(v)
+	}
+	checkForward(t, "erf gelu without bias", plain, want, 1e-6)
+	// The tanh approximation is a different function: the two must differ
+	// (by up to ~1e-3 near |x| ≈ 2), so swapping one for the other fails.
+	approx := make([]float32, len(x))
+	GeluForward(approx, x)
+	maxDiff := 0.0
+	for i := range approx {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(approx[i]-plain[i])))
+	}
+	if maxDiff < 1e-4 {
+		t.Fatalf("exact and tanh GELU agree to %g: the test cannot tell them apart", maxDiff)
+	}
+}
+
+// rotaryRef is an independent float64 reference: each head's first dims
+// channels, viewed as dims/2 complex numbers (x_i, x_{i+dims/2}), multiplied
+// by e^{iθ}.
+func rotaryRef(qkv []float64, pos []int32, n, D, H, dims int, base float64) []float64 {
+	out := append([]float64(nil), qkv...)
+	hd, half := D/H, dims/2
+	for r := 0; r < n; r++ {
+		for part := 0; part < 2; part++ {
+			for h := 0; h < H; h++ {
+				o := r*3*D + part*D + h*hd
+				for i := 0; i < half; i++ {
+					th := float64(pos[r]) * math.Pow(base, -2*float64(i)/float64(dims))
+					z := complex(qkv[o+i], qkv[o+i+half]) * complex(math.Cos(th), math.Sin(th))
+					out[o+i], out[o+i+half] = real(z), imag(z)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestRotaryGrad(t *testing.T) {
+	forThreads(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(23, 24))
+		const n, D, H = 5, 16, 2 // head size 8
+		for _, dims := range []int{8, 4, 2} {
+			rot := Rotary{Dims: dims, Base: 10000}
+			pos := []int32{0, 1, 2, 7, 300}
+			x := randVec(r, n*3*D, 1)
+			x64 := to64(x)
+			y := append([]float32(nil), x...)
+			rot.Forward(y, pos, n, D, H)
+			want := rotaryRef(x64, pos, n, D, H, dims, 10000)
+			checkForward(t, "rotary", y, want, 2e-5) // angles up to 300 rad in float32
+			for i := 2 * D; i < 3*D; i++ {             // v is never rotated
+				if y[i] != x[i] {
+					t.Fatalf("dims %d: value channel %d changed", dims, i)
+				}
+			}
+			wl := to64(randVec(r, len(x), 1))
+			dx := make([]float32, len(x))
+			for i := range dx {
+				dx[i] = float32(wl[i])
+			}
+			rot.Backward(dx, pos, n, D, H)
+			checkGrad(t, "rotary dx", x64, dx, nil, func() float64 {
+				out := rotaryRef(x64, pos, n, D, H, dims, 10000)
+				var s float64
+				for i := range out {
+					s += wl[i] * out[i]
+				}
+				return s
+			})
+		}
+	})
+}

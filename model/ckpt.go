@@ -32,7 +32,7 @@ func SaveDir(dir string, m *Model, t tok.Tokenizer) error {
 			return fmt.Errorf("save model %s: %w", dir, err)
 		}
 	}
-	if err := ckpt.SaveModel(dir, m.cfg, m.Views(), tokJSON); err != nil {
+	if err := ckpt.SaveModel(dir, m.cfg.FileConfig(), m.FileViews(), tokJSON); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
 	return nil
@@ -47,26 +47,33 @@ func LoadDir(dir string) (*Model, tok.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// Check every tensor's shape in the safetensors header against what
-	// config.json implies before allocating the model: a config that does not
-	// match its weights fails here, naming the tensor, not in an allocation.
 	weights := filepath.Join(dir, ckpt.ModelFile)
-	f, err := ckpt.ReadSafetensors(weights)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, s := range newLayout(cfg).specs {
-		t, ok := f.Tensor(s.name)
-		if !ok {
-			return nil, nil, fmt.Errorf("%s: missing tensor %q (config.json: %s)", weights, s.name, cfg.shapeSummary())
+	var m *Model
+	if cfg.isHF() {
+		if m, err = loadHFWeights(dir, cfg); err != nil {
+			return nil, nil, err
 		}
-		if !slices.Equal(t.Shape, s.shape) {
-			return nil, nil, fmt.Errorf("%s: tensor %q has shape %v but config.json (%s) implies %v", weights, s.name, t.Shape, cfg.shapeSummary(), s.shape)
+	} else {
+		// Check every tensor's shape in the safetensors header against what
+		// config.json implies before allocating the model: a config that does not
+		// match its weights fails here, naming the tensor, not in an allocation.
+		f, err := ckpt.ReadSafetensors(weights)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	m := newEmpty(cfg, true)
-	if err := f.LoadInto(weights, m.Views()); err != nil {
-		return nil, nil, err
+		for _, s := range newLayout(cfg).specs {
+			t, ok := f.Tensor(s.name)
+			if !ok {
+				return nil, nil, fmt.Errorf("%s: missing tensor %q (config.json: %s)", weights, s.name, cfg.shapeSummary())
+			}
+			if !slices.Equal(t.Shape, s.shape) {
+				return nil, nil, fmt.Errorf("%s: tensor %q has shape %v but config.json (%s) implies %v", weights, s.name, t.Shape, cfg.shapeSummary(), s.shape)
+			}
+		}
+		m = newEmpty(cfg, true)
+		if err := f.LoadInto(weights, m.Views()); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, p := range m.Params() { // a NaN weight would only show up later as NaN log-probs
 		for i, v := range p.Data {

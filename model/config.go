@@ -26,7 +26,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+
 	"roads/internal/atomicfile"
 )
 
@@ -53,11 +55,35 @@ type Config struct {
 	InitStd       float64 `json:"init_std"`
 	EOSTokenID    int     `json:"eos_token_id"` // -1: none
 	PadTokenID    int     `json:"pad_token_id"` // -1: none
-	// Reserved GPT-NeoX fields, so that configs can grow into them; only the
-	// values of the architecture implemented here (0 and false) are accepted.
+	// HeadBias gives the untied LM head and the scalar head a bias
+	// (lm_head.bias, score.bias): roads-gpt's own models have one, Hugging
+	// Face's GPT-2 and GPT-NeoX do not.
+	HeadBias bool `json:"head_bias"`
+	// Activation is the MLP's GELU: "gelu_new" (the tanh approximation of
+	// GPT-2 and roads-gpt) or "gelu" (the exact x·Φ(x) of GPT-NeoX/Pythia).
+	Activation string `json:"activation_function"`
+	// GPT-NeoX: rotary position embeddings on the first rotary_pct of each
+	// head's channels instead of a learned position table (0: learned), with
+	// base rotary_emb_base; and the parallel residual
+	// x + attn(LN1(x)) + mlp(LN2(x)) instead of two sequential ones.
 	RotaryPct           float64 `json:"rotary_pct"`
+	RotaryEmbBase       float64 `json:"rotary_emb_base"`
 	UseParallelResidual bool    `json:"use_parallel_residual"`
 }
+
+// Model types: the architecture family, which also fixes the format SaveDir
+// writes (see hf.go).
+const (
+	TypeGPT2    = "gpt2"     // Hugging Face GPT2LMHeadModel / GPT2ForSequenceClassification
+	TypeGPTNeoX = "gpt_neox" // Hugging Face GPTNeoXForCausalLM / GPTNeoXForSequenceClassification
+)
+
+// RotaryDims is the number of rotated channels per head, int(head_size ·
+// rotary_pct) as in GPT-NeoX (0 without rotary embeddings).
+func (c Config) RotaryDims() int { return int(float64(c.HeadDim()) * c.RotaryPct) }
+
+// learnedPositions says whether the model has a position table (wpe).
+func (c Config) learnedPositions() bool { return c.RotaryPct == 0 }
 
 // NewConfig returns a language-model config with the defaults filled in:
 // d_ff = 4·d_model, layer_norm_eps 1e-5, init_std 0.02, untied head, readout
@@ -78,6 +104,9 @@ func defaults() Config {
 		InitStd:       0.02,
 		EOSTokenID:    -1,
 		PadTokenID:    -1,
+		HeadBias:      true,
+		Activation:    "gelu_new",
+		RotaryEmbBase: 10000,
 	}
 }
 
@@ -100,13 +129,20 @@ var MaxParams int64 = 1 << 31
 func (c Config) NumParams() int64 {
 	D, F, V, P, L := int64(c.DModel), int64(c.DFF), int64(c.VocabSize), int64(c.NPositions), int64(c.NLayer)
 	perLayer := 2*D + 3*D*D + 3*D + D*D + D + 2*D + F*D + F + D*F + D
+	if !c.learnedPositions() {
+		P = 0
+	}
+	bias := int64(0)
+	if c.HeadBias {
+		bias = 1
+	}
 	n := V*D + P*D + L*perLayer + 2*D
 	switch {
 	case c.Head == "scalar":
-		n += D + 1
+		n += D + bias
 	case c.TieWordEmbeddings:
 	default:
-		n += V*D + V
+		n += V*D + V*bias
 	}
 	return n
 }
@@ -118,8 +154,8 @@ func (c Config) shapeSummary() string {
 // Validate reports the first problem with c, naming the config.json field.
 func (c Config) Validate() error {
 	switch {
-	case c.ModelType != ModelType:
-		return fmt.Errorf("config: model_type %q is not %q", c.ModelType, ModelType)
+	case c.ModelType != ModelType && c.ModelType != TypeGPT2 && c.ModelType != TypeGPTNeoX:
+		return fmt.Errorf("config: model_type %q is not %q, %q or %q", c.ModelType, ModelType, TypeGPT2, TypeGPTNeoX)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("config: vocab_size must be positive, got %d", c.VocabSize)
 	case c.NPositions <= 0:
@@ -159,10 +195,28 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: eos_token_id %d is outside [-1, vocab_size %d)", c.EOSTokenID, c.VocabSize)
 	case c.PadTokenID < -1 || c.PadTokenID >= c.VocabSize:
 		return fmt.Errorf("config: pad_token_id %d is outside [-1, vocab_size %d)", c.PadTokenID, c.VocabSize)
-	case c.RotaryPct != 0:
-		return fmt.Errorf("config: rotary_pct %g is not supported: roads-gpt uses learned absolute positions (field reserved for GPT-NeoX rotary embeddings; must be 0)", c.RotaryPct)
-	case c.UseParallelResidual:
-		return fmt.Errorf("config: use_parallel_residual true is not supported: roads-gpt blocks are sequential (field reserved for GPT-NeoX; must be false)")
+	case c.Activation != "gelu_new" && c.Activation != "gelu":
+		return fmt.Errorf("config: activation_function %q is not \"gelu_new\" (tanh GELU) or \"gelu\" (exact GELU)", c.Activation)
+	case !(c.RotaryPct >= 0 && c.RotaryPct <= 1):
+		return fmt.Errorf("config: rotary_pct %g is outside [0, 1]", c.RotaryPct)
+	case c.RotaryPct > 0 && (c.RotaryDims() == 0 || c.RotaryDims()%2 != 0):
+		return fmt.Errorf("config: rotary_pct %g of head size %d gives %d rotary channels; want a positive even number", c.RotaryPct, c.HeadDim(), c.RotaryDims())
+	case c.RotaryPct > 0 && (!(c.RotaryEmbBase > 1) || math.IsInf(c.RotaryEmbBase, 0)):
+		return fmt.Errorf("config: rotary_emb_base must be finite and > 1, got %g", c.RotaryEmbBase)
+	}
+	switch c.ModelType { // what each family can express
+	case ModelType:
+		if c.RotaryPct != 0 || c.UseParallelResidual || c.Activation != "gelu_new" {
+			return fmt.Errorf("config: a %s model has learned positions, sequential blocks and the tanh GELU (rotary_pct 0, use_parallel_residual false, activation_function gelu_new); use model_type %q for GPT-NeoX", ModelType, TypeGPTNeoX)
+		}
+	case TypeGPT2:
+		if c.RotaryPct != 0 || c.UseParallelResidual || c.HeadBias {
+			return fmt.Errorf("config: a %s model has learned positions, sequential blocks and heads without bias (rotary_pct 0, use_parallel_residual false, head_bias false)", TypeGPT2)
+		}
+	case TypeGPTNeoX:
+		if c.RotaryPct == 0 || c.HeadBias {
+			return fmt.Errorf("config: a %s model has rotary embeddings (rotary_pct > 0) and heads without bias (head_bias false)", TypeGPTNeoX)
+		}
 	}
 	return nil
 }
@@ -183,6 +237,10 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig decodes and validates config.json's bytes (path names it in
 // errors).
 func ParseConfig(path string, raw []byte) (Config, error) {
+	switch mt := peekModelType(raw); mt {
+	case TypeGPT2, TypeGPTNeoX:
+		return parseHF(path, raw, mt)
+	}
 	c := defaults()
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
 	dec.DisallowUnknownFields()

@@ -86,6 +86,7 @@ type workspace struct {
 
 	// backward buffers
 	dres, dln, datt, dqkv, dff []float32
+	dln2                       []float32 // parallel residual: LN2's output gradient
 	dheadIn, dlogits           []float32
 	dlogp, dent, dscore        []float32
 
@@ -291,24 +292,33 @@ func (m *Model) prepare(ws *workspace, b Batch, opt ForwardOptions) error {
 
 // trunkForward runs embeddings, the blocks and the final LayerNorm:
 //
-//	x = wte[tok] + wpe[pos]
-//	x = x + o_proj(attn(q,k,v projections of LN1(x)))     per block
+//	x = wte[tok] + wpe[pos]                               (rotary models: x = wte[tok])
+//	x = x + o_proj(attn(q,k,v projections of LN1(x)))     per block; rotary models rotate q, k
 //	x = x + fc_out(gelu(fc_in(LN2(x))))
 //	h = LN_f(x)
+//
+// With use_parallel_residual (GPT-NeoX) a block is x + attn(LN1(x)) +
+// mlp(LN2(x)): LN2 reads the block's input, not the stream after attention.
 func (m *Model) trunkForward(ws *workspace) {
 	c := m.cfg
 	n, D, F := ws.n, c.DModel, c.DFF
 	eps := float32(c.LayerNormEps)
+	rot := m.rotary()
 	engine.EmbeddingForward(ws.res[0], ws.tokens[:n], ws.pos[:n], m.w.wte, m.w.wpe, D)
 	for l := range ws.layers {
 		a, w := &ws.layers[l], &m.w.layers[l]
 		engine.LayerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, ws.res[l], w.ln1W, w.ln1B, n, D, eps)
 		engine.LinearForward(a.qkv, a.ln1, w.qkvW, w.qkvB, n, D, 3*D)
+		rot.Forward(a.qkv, ws.pos[:n], n, D, c.NHead)
 		engine.AttentionForward(a.att, a.probs, a.qkv, ws.lens, ws.B, ws.T, D, c.NHead)
 		engine.LinearResidualForward(a.resMid, ws.res[l], a.att, w.oW, w.oB, n, D, D)
-		engine.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.resMid, w.ln2W, w.ln2B, n, D, eps)
+		mlpIn := a.resMid
+		if c.UseParallelResidual {
+			mlpIn = ws.res[l]
+		}
+		engine.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, mlpIn, w.ln2W, w.ln2B, n, D, eps)
 		engine.LinearForward(a.geluGrad, a.ln2, w.fcInW, nil, n, D, F) // fc_in's bias is added by the GELU
-		engine.BiasGeluForwardGrad(a.gelu, a.geluGrad, a.geluGrad, w.fcInB, n, F)
+		m.biasGelu(a.gelu, a.geluGrad, a.geluGrad, w.fcInB, n, F)
 		engine.LinearResidualForward(ws.res[l+1], a.resMid, a.gelu, w.fcOutW, w.fcOutB, n, F, D)
 	}
 	engine.LayerNormForward(ws.lnf, ws.lnfMean, ws.lnfRstd, ws.res[len(ws.layers)], m.w.lnfW, m.w.lnfB, n, D, eps)
@@ -371,6 +381,22 @@ func (m *Model) scalarHeadForward(ws *workspace) error {
 	return nil
 }
 
+// rotary is the model's rotary embedding (Dims 0, a no-op, for learned
+// positions).
+func (m *Model) rotary() engine.Rotary {
+	return engine.Rotary{Dims: m.cfg.RotaryDims(), Base: m.cfg.RotaryEmbBase}
+}
+
+// biasGelu is the MLP activation with fc_in's bias folded in, returning its
+// derivative too (grad may alias x).
+func (m *Model) biasGelu(out, grad, x, bias []float32, n, cols int) {
+	if m.cfg.Activation == "gelu" {
+		engine.BiasErfGeluForwardGrad(out, grad, x, bias, n, cols)
+		return
+	}
+	engine.BiasGeluForwardGrad(out, grad, x, bias, n, cols)
+}
+
 func (m *Model) backwardReady(lm bool) (*workspace, error) {
 	if m.Frozen() {
 		return nil, errors.New("backward: model is frozen (no gradient buffers)")
@@ -387,9 +413,13 @@ func (m *Model) backwardReady(lm bool) (*workspace, error) {
 	}
 	c := m.cfg
 	n, D, F, S := ws.n, c.DModel, c.DFF, len(ws.headRows)
-	ws.bwd.reset(6*n*D + n*F + S*D + S*c.VocabSize + 2*S + n)
+	ws.bwd.reset(7*n*D + n*F + S*D + S*c.VocabSize + 2*S + n)
 	a := &ws.bwd
 	ws.dres, ws.dln, ws.datt, ws.dqkv, ws.dff = a.take(n*D), a.take(n*D), a.take(n*D), a.take(3*n*D), a.take(n*F)
+	ws.dln2 = nil
+	if c.UseParallelResidual {
+		ws.dln2 = a.take(n * D)
+	}
 	ws.dheadIn, ws.dlogits = a.take(S*D), a.take(S*c.VocabSize)
 	ws.dlogp, ws.dent, ws.dscore = a.take(S), a.take(S), a.take(n)
 	return ws, nil
@@ -496,15 +526,26 @@ func (m *Model) trunkBackward(ws *workspace, dlnf []float32) {
 	dres := ws.dres
 	clear(dres)
 	engine.LayerNormBackward(dres, m.g.lnfW, m.g.lnfB, dlnf, ws.res[len(ws.layers)], ws.lnfMean, ws.lnfRstd, m.w.lnfW, n, D)
+	rot := m.rotary()
 	for l := len(ws.layers) - 1; l >= 0; l-- {
 		a, w, g := &ws.layers[l], &m.w.layers[l], &m.g.layers[l]
 		engine.LinearBackward(ws.dff, g.fcOutW, g.fcOutB, dres, a.gelu, w.fcOutW, n, F, D, false)
 		engine.MulInto(ws.dff, ws.dff, a.geluGrad)
 		engine.LinearBackward(ws.dln, g.fcInW, g.fcInB, ws.dff, a.ln2, w.fcInW, n, D, F, false)
-		engine.LayerNormBackward(dres, g.ln2W, g.ln2B, ws.dln, a.resMid, a.ln2Mean, a.ln2Rstd, w.ln2W, n, D)
+		if c.UseParallelResidual {
+			// LN2 read the block input: its gradient joins LN1's below, after
+			// the attention branch has read dres (the gradient of x_{l+1}).
+			copy(ws.dln2, ws.dln)
+		} else {
+			engine.LayerNormBackward(dres, g.ln2W, g.ln2B, ws.dln, a.resMid, a.ln2Mean, a.ln2Rstd, w.ln2W, n, D)
+		}
 		engine.LinearBackward(ws.datt, g.oW, g.oB, dres, a.att, w.oW, n, D, D, false)
 		engine.AttentionBackward(ws.dqkv, ws.datt, a.qkv, a.probs, ws.lens, ws.B, ws.T, D, c.NHead)
+		rot.Backward(ws.dqkv, ws.pos[:n], n, D, c.NHead)
 		engine.LinearBackward(ws.dln, g.qkvW, g.qkvB, ws.dqkv, a.ln1, w.qkvW, n, D, 3*D, false)
+		if c.UseParallelResidual {
+			engine.LayerNormBackward(dres, g.ln2W, g.ln2B, ws.dln2, ws.res[l], a.ln2Mean, a.ln2Rstd, w.ln2W, n, D)
+		}
 		engine.LayerNormBackward(dres, g.ln1W, g.ln1B, ws.dln, ws.res[l], a.ln1Mean, a.ln1Rstd, w.ln1W, n, D)
 	}
 	engine.EmbeddingBackward(m.g.wte, m.g.wpe, dres, ws.tokens[:n], ws.pos[:n], D)

@@ -15,9 +15,15 @@ func genPrompts() [][]int32 {
 
 // Recorded log-probs must equal a recomputed forward pass on prompt+completion.
 func TestGenerateLogProbsMatchForward(t *testing.T) {
-	c := testConfig("lm")
-	c.NPositions = 12
-	m := newRandomModel(t, c, 21)
+	for arch, c := range archConfigs("lm") {
+		t.Run(arch, func(t *testing.T) {
+			c.NPositions = 12
+			generateMatchesForward(t, newRandomModel(t, c, 21), c)
+		})
+	}
+}
+
+func generateMatchesForward(t *testing.T, m *Model, c Config) {
 	prompts := genPrompts()
 	for _, opt := range []GenerateOptions{
 		{MaxNewTokens: 7, Temperature: 1, RNG: engine.NewRNG(1)},

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -26,6 +25,28 @@ func testConfig(head string) Config {
 	c.PadTokenID = 10
 	c.EOSTokenID = 9
 	return c
+}
+
+// archConfigs are testConfig(head) in each architecture family: roads-gpt,
+// Hugging Face GPT-2 (tied LM head, no head bias) and GPT-NeoX (rotary on
+// part or all of each head, parallel or sequential residual, exact GELU,
+// untied head without bias).
+func archConfigs(head string) map[string]Config {
+	out := map[string]Config{"roads-gpt": testConfig(head)}
+	g := testConfig(head)
+	g.ModelType, g.HeadBias, g.TieWordEmbeddings = TypeGPT2, false, head == "lm"
+	out["gpt2"] = g
+	for _, v := range []struct {
+		name     string
+		pct      float64
+		parallel bool
+	}{{"gpt_neox", 0.5, true}, {"gpt_neox full rotary sequential", 1, false}} {
+		n := testConfig(head)
+		n.ModelType, n.HeadBias, n.Activation = TypeGPTNeoX, false, "gelu"
+		n.RotaryPct, n.RotaryEmbBase, n.UseParallelResidual = v.pct, 100, v.parallel
+		out[v.name] = n
+	}
+	return out
 }
 
 func testBatch() Batch {
@@ -125,10 +146,12 @@ func checkModelGrad(t *testing.T, m *Model, loss func() float64, backward func()
 }
 
 func TestGradLMAllPositions(t *testing.T) {
-	for _, tied := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tied=%v", tied), func(t *testing.T) {
-			c := testConfig("lm")
-			c.TieWordEmbeddings = tied
+	cfgs := archConfigs("lm")
+	tied := testConfig("lm")
+	tied.TieWordEmbeddings = true
+	cfgs["roads-gpt tied"] = tied
+	for name, c := range cfgs {
+		t.Run(name, func(t *testing.T) {
 			m := newRandomModel(t, c, 1)
 			b := testBatch()
 			var out *Output
@@ -203,47 +226,52 @@ func TestGradSequenceLogProbsAndEntropy(t *testing.T) {
 // Bradley–Terry loss −log σ(r_chosen − r_rejected) on the readout, with each
 // readout, plus a per-token score term (value-head style).
 func TestGradRewardModel(t *testing.T) {
-	for _, readout := range []string{"last", "sum", "mean"} {
-		t.Run(readout, func(t *testing.T) {
-			c := testConfig("scalar")
-			c.ScalarReadout = readout
-			m := newRandomModel(t, c, 3)
-			b := testBatch()
-			b.PromptLen[3] = 1 // "mean" needs a response in every sequence
-			pairs := [][2]int{{0, 1}, {2, 3}, {1, 2}}
-			var out *Output
-			logSigmoid := func(x float64) float64 { return -math.Log1p(math.Exp(-x)) }
-			loss := func() float64 {
-				var err error
-				out, err = m.Forward(b, ForwardOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var s float64
-				for _, p := range pairs {
-					s -= logSigmoid(out.Readout[p[0]] - out.Readout[p[1]])
-				}
-				for k, v := range out.Scores { // value-head-style term
-					s += 0.1 * float64(v*v*out.Mask[k])
-				}
-				return s
+	for arch, base := range archConfigs("scalar") {
+		for _, readout := range []string{"last", "sum", "mean"} {
+			if arch != "roads-gpt" && readout != "last" {
+				continue // the readouts are head code, shared by every trunk
 			}
-			backward := func() {
-				dr := make([]float64, out.B)
-				for _, p := range pairs {
-					g := -(1 - 1/(1+math.Exp(-(out.Readout[p[0]]-out.Readout[p[1]]))))
-					dr[p[0]] += g
-					dr[p[1]] -= g
+			t.Run(arch+"/"+readout, func(t *testing.T) {
+				c := base
+				c.ScalarReadout = readout
+				m := newRandomModel(t, c, 3)
+				b := testBatch()
+				b.PromptLen[3] = 1 // "mean" needs a response in every sequence
+				pairs := [][2]int{{0, 1}, {2, 3}, {1, 2}}
+				var out *Output
+				logSigmoid := func(x float64) float64 { return -math.Log1p(math.Exp(-x)) }
+				loss := func() float64 {
+					var err error
+					out, err = m.Forward(b, ForwardOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var s float64
+					for _, p := range pairs {
+						s -= logSigmoid(out.Readout[p[0]] - out.Readout[p[1]])
+					}
+					for k, v := range out.Scores { // value-head-style term
+						s += 0.1 * float64(v*v*out.Mask[k])
+					}
+					return s
 				}
-				ds := make([]float32, len(out.Scores))
-				for k, v := range out.Scores {
-					ds[k] = 0.2 * v * out.Mask[k]
+				backward := func() {
+					dr := make([]float64, out.B)
+					for _, p := range pairs {
+						g := -(1 - 1/(1+math.Exp(-(out.Readout[p[0]]-out.Readout[p[1]]))))
+						dr[p[0]] += g
+						dr[p[1]] -= g
+					}
+					ds := make([]float32, len(out.Scores))
+					for k, v := range out.Scores {
+						ds[k] = 0.2 * v * out.Mask[k]
+					}
+					if err := m.BackwardScalar(dr, ds); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if err := m.BackwardScalar(dr, ds); err != nil {
-					t.Fatal(err)
-				}
-			}
-			checkModelGrad(t, m, loss, backward)
-		})
+				checkModelGrad(t, m, loss, backward)
+			})
+		}
 	}
 }

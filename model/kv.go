@@ -128,22 +128,33 @@ func (m *Model) kvForward(kc *kvCache, n int, headRows []int32) {
 	seq, pos := kc.seq[:n], kc.pos[:n]
 	x, ln, mean, rstd := kc.x[:n*D], kc.ln[:n*D], kc.mean[:n], kc.rstd[:n]
 	qkv, att, ff := kc.qkv[:3*n*D], kc.att[:n*D], kc.ff[:n*F]
+	rot := m.rotary()
 	engine.EmbeddingForward(x, kc.tok[:n], pos, m.w.wte, m.w.wpe, D)
 	for l := range m.w.layers {
 		w := &m.w.layers[l]
 		K, Vc := kc.k[l], kc.v[l]
 		engine.LayerNormForward(ln, mean, rstd, x, w.ln1W, w.ln1B, n, D, eps)
 		engine.LinearForward(qkv, ln, w.qkvW, w.qkvB, n, D, 3*D)
+		rot.Forward(qkv, pos, n, D, c.NHead) // the cache holds rotated keys
 		for r := 0; r < n; r++ {
 			slot := (int(seq[r])*P + int(pos[r])) * D
 			copy(K[slot:slot+D], qkv[r*3*D+D:r*3*D+2*D])
 			copy(Vc[slot:slot+D], qkv[r*3*D+2*D:r*3*D+3*D])
 		}
 		engine.AttentionCached(att, qkv, K, Vc, seq, pos, P, D, c.NHead)
-		engine.LinearResidualForward(x, x, att, w.oW, w.oB, n, D, D)
-		engine.LayerNormForward(ln, mean, rstd, x, w.ln2W, w.ln2B, n, D, eps)
+		if c.UseParallelResidual { // LN2 of the block input, before attention is added
+			engine.LayerNormForward(ln, mean, rstd, x, w.ln2W, w.ln2B, n, D, eps)
+			engine.LinearResidualForward(x, x, att, w.oW, w.oB, n, D, D)
+		} else {
+			engine.LinearResidualForward(x, x, att, w.oW, w.oB, n, D, D)
+			engine.LayerNormForward(ln, mean, rstd, x, w.ln2W, w.ln2B, n, D, eps)
+		}
 		engine.LinearForward(ff, ln, w.fcInW, w.fcInB, n, D, F)
-		engine.GeluForward(ff, ff)
+		if c.Activation == "gelu" {
+			engine.ErfGeluForward(ff, ff)
+		} else {
+			engine.GeluForward(ff, ff)
+		}
 		engine.LinearResidualForward(x, x, ff, w.fcOutW, w.fcOutB, n, F, D)
 	}
 	engine.LayerNormForward(ln, mean, rstd, x, m.w.lnfW, m.w.lnfB, n, D, eps)

@@ -70,9 +70,11 @@ func newLayout(c Config) *layout {
 		l.specs = append(l.specs, spec{name, shape, at, init})
 	}
 	l.wte = next(V * D)
-	l.wpe = next(c.NPositions * D)
 	add("wte.weight", l.wte, initNormal, V, D)
-	add("wpe.weight", l.wpe, initNormal, c.NPositions, D)
+	if c.learnedPositions() {
+		l.wpe = next(c.NPositions * D)
+		add("wpe.weight", l.wpe, initNormal, c.NPositions, D)
+	}
 	for i := 0; i < c.NLayer; i++ {
 		var s layerSpans
 		s.ln1W, s.ln1B = next(D), next(D)
@@ -103,15 +105,21 @@ func newLayout(c Config) *layout {
 	add("ln_f.bias", l.lnfB, initZeros, D)
 	switch {
 	case c.Head == "scalar":
-		l.headW, l.headB = next(D), next(1)
+		l.headW = next(D)
 		add("score.weight", l.headW, initNormal, 1, D)
-		add("score.bias", l.headB, initZeros, 1)
+		if c.HeadBias {
+			l.headB = next(1)
+			add("score.bias", l.headB, initZeros, 1)
+		}
 	case c.TieWordEmbeddings:
 		l.headW = l.wte
 	default:
-		l.headW, l.headB = next(V*D), next(V)
+		l.headW = next(V * D)
 		add("lm_head.weight", l.headW, initNormal, V, D)
-		add("lm_head.bias", l.headB, initZeros, V)
+		if c.HeadBias {
+			l.headB = next(V)
+			add("lm_head.bias", l.headB, initZeros, V)
+		}
 	}
 	return l
 }
