@@ -2,6 +2,8 @@ package model
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,6 +18,11 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("\xEF\xBB\xBF" + string(good)))
 	f.Add([]byte(`{"model_type":"roads-gpt","vocab_size":-1}`))
 	f.Add([]byte(`{"d_model": 1e30}`))
+	for _, d := range []string{"gpt2_lm", "gpt2_rm", "neox_lm", "neox_rm"} { // Hugging Face configs
+		if b, err := os.ReadFile(filepath.Join("testdata/hf", d, "config.json")); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := ParseConfig("fuzz/config.json", in)
 		if err != nil {
@@ -27,7 +34,7 @@ func FuzzParseConfig(f *testing.F) {
 		if c.Validate() != nil || c.NumParams() > MaxParams {
 			t.Fatalf("accepted an invalid config %+v", c)
 		}
-		b, err := json.Marshal(c)
+		b, err := json.Marshal(c.FileConfig()) // what SaveDir writes
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -341,6 +341,7 @@ type gpt2File struct {
 	ScaleAttnByInverseLayerIdx *bool             `json:"scale_attn_by_inverse_layer_idx,omitempty"`
 	ReorderAndUpcastAttn       *bool             `json:"reorder_and_upcast_attn,omitempty"`
 	TorchDType                 string            `json:"torch_dtype,omitempty"`
+	RoadsScalarReadout         *string           `json:"roads_scalar_readout,omitempty"`
 }
 
 // neoxFile is config.json of a Hugging Face GPT-NeoX model (Pythia). Newer
@@ -372,6 +373,7 @@ type neoxFile struct {
 	ID2Label              map[string]string `json:"id2label,omitempty"`
 	RopeScaling           json.RawMessage   `json:"rope_scaling,omitempty"`
 	TorchDType            string            `json:"torch_dtype,omitempty"`
+	RoadsScalarReadout    *string           `json:"roads_scalar_readout,omitempty"`
 }
 
 // hfKnownKeys are config.json keys read elsewhere or safe to ignore
@@ -410,6 +412,7 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 	var archs []string
 	var numLabels *int
 	var id2label map[string]string
+	var readout *string
 	switch modelType {
 	case TypeGPT2:
 		var f gpt2File
@@ -463,7 +466,7 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 			return fail("scale_attn_by_inverse_layer_idx true is not supported")
 		}
 		setIDs(&c, f.EOSTokenID, f.PadTokenID)
-		archs, numLabels, id2label = f.Architectures, f.NumLabels, f.ID2Label
+		archs, numLabels, id2label, readout = f.Architectures, f.NumLabels, f.ID2Label, f.RoadsScalarReadout
 	case TypeGPTNeoX:
 		var f neoxFile
 		if err := json.Unmarshal(raw, &f); err != nil {
@@ -527,7 +530,7 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 		}
 		c.TieWordEmbeddings = f.TieWordEmbeddings != nil && *f.TieWordEmbeddings
 		setIDs(&c, f.EOSTokenID, f.PadTokenID)
-		archs, numLabels, id2label = f.Architectures, f.NumLabels, f.ID2Label
+		archs, numLabels, id2label, readout = f.Architectures, f.NumLabels, f.ID2Label, f.RoadsScalarReadout
 	}
 	// The head comes from architectures: …ForSequenceClassification is a
 	// reward model (num_labels 1, score at the last non-pad token).
@@ -540,6 +543,12 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 			}
 			if n != 1 && n != 0 {
 				return fail("%s with num_labels %d: a reward model has one (num_labels 1)", a, n)
+			}
+			if readout != nil {
+				// HF reads the score at the last non-pad token; a roads
+				// reward model trained with another readout says so in a
+				// key of its own (transformers keeps unknown keys).
+				c.ScalarReadout = *readout
 			}
 		} else if !strings.HasSuffix(a, "LMHeadModel") && !strings.HasSuffix(a, "ForCausalLM") && !strings.HasSuffix(a, "Model") {
 			return fail("architectures %q: want a causal LM or a sequence classifier", a)
@@ -597,8 +606,12 @@ func (c Config) hfFile() any {
 	}
 	scalar := c.Head == "scalar"
 	var numLabels *int
+	var readout *string
 	if scalar {
 		numLabels = ptr(1)
+		if c.ScalarReadout != "last" {
+			readout = str(c.ScalarReadout)
+		}
 	}
 	switch c.ModelType {
 	case TypeGPT2:
@@ -614,7 +627,7 @@ func (c Config) hfFile() any {
 			NCtx: ptr(c.NPositions), NEmbd: ptr(c.DModel), NLayer: ptr(c.NLayer), NHead: ptr(c.NHead), NInner: ptr(c.DFF),
 			ActivationFunction: str(act), LayerNormEpsilon: f64(c.LayerNormEps), InitializerRange: f64(c.InitStd),
 			TieWordEmbeddings: bl(c.TieWordEmbeddings || scalar), BOSTokenID: idOrNil(c.EOSTokenID), EOSTokenID: idOrNil(c.EOSTokenID),
-			PadTokenID: idOrNil(c.PadTokenID), NumLabels: numLabels, TorchDType: "float32"}
+			PadTokenID: idOrNil(c.PadTokenID), NumLabels: numLabels, TorchDType: "float32", RoadsScalarReadout: readout}
 	default:
 		arch := "GPTNeoXForCausalLM"
 		if scalar {
@@ -626,7 +639,7 @@ func (c Config) hfFile() any {
 			RotaryPct: f64(c.RotaryPct), RotaryEmbBase: f64(c.RotaryEmbBase), UseParallelResidual: bl(c.UseParallelResidual),
 			AttentionBias: bl(true), LayerNormEps: f64(c.LayerNormEps), InitializerRange: f64(c.InitStd),
 			TieWordEmbeddings: bl(c.TieWordEmbeddings), BOSTokenID: idOrNil(c.EOSTokenID), EOSTokenID: idOrNil(c.EOSTokenID),
-			PadTokenID: idOrNil(c.PadTokenID), NumLabels: numLabels, TorchDType: "float32"}
+			PadTokenID: idOrNil(c.PadTokenID), NumLabels: numLabels, TorchDType: "float32", RoadsScalarReadout: readout}
 	}
 }
 

@@ -307,3 +307,32 @@ func TestHFLoadErrors(t *testing.T) {
 		t.Fatalf("an unknown config key: %v, want a warning only", err)
 	}
 }
+
+// A reward model trained with a readout other than HF's last-token one keeps
+// it through an HF directory (in roads_scalar_readout), and one with the
+// default writes no extra key.
+func TestHFScalarReadoutRoundTrip(t *testing.T) {
+	for _, readout := range []string{"last", "sum", "mean"} {
+		c := NewConfig(20, 8, 8, 1, 2)
+		c.ModelType, c.HeadBias, c.Head, c.ScalarReadout = TypeGPT2, false, "scalar", readout
+		m, err := New(c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), readout)
+		if err := SaveDir(dir, m, nil); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(filepath.Join(dir, ckpt.ConfigFile))
+		if has := bytes.Contains(raw, []byte("roads_scalar_readout")); has != (readout != "last") {
+			t.Errorf("readout %s: roads_scalar_readout in config.json = %v", readout, has)
+		}
+		back, _, err := LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Config() != c {
+			t.Errorf("readout %s: reloaded config %+v, want %+v", readout, back.Config(), c)
+		}
+	}
+}

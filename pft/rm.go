@@ -422,7 +422,11 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 	}
 	err = r.finishWith(func() error {
 		if cfg.LoadBestModelAtEnd && r.bestCheckpoint != "" {
-			if err := ckpt.LoadInto(filepath.Join(r.bestCheckpoint, ckpt.ModelFile), rm.Views()); err != nil {
+			views := rm.FileViews()
+			if err := ckpt.LoadInto(filepath.Join(r.bestCheckpoint, ckpt.ModelFile), views); err != nil {
+				return err
+			}
+			if err := rm.LoadFileViews(views); err != nil {
 				return fmt.Errorf("load best model: %w", err)
 			}
 			res.BestStep, res.BestModelCheckpoint = bestStep, r.bestCheckpoint

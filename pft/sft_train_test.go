@@ -96,7 +96,18 @@ func sameWeights(a, b *model.Model) bool {
 }
 
 func TestTrainSFTResumeIsBitIdentical(t *testing.T) {
-	ex, mc := tinySFT()
+	ex, base := tinySFT()
+	gpt2, neox := base, base
+	gpt2.ModelType, gpt2.HeadBias, gpt2.TieWordEmbeddings = model.TypeGPT2, false, true
+	neox.ModelType, neox.HeadBias, neox.Activation, neox.RotaryPct, neox.UseParallelResidual = model.TypeGPTNeoX, false, "gelu", 0.25, true
+	// Checkpoints of HF-format models hold HF tensor names and layouts; a
+	// resume must map them back exactly.
+	for name, mc := range map[string]model.Config{"roads-gpt": base, "gpt2": gpt2, "gpt_neox": neox} {
+		t.Run(name, func(t *testing.T) { sftResumeIsBitIdentical(t, ex, mc) })
+	}
+}
+
+func sftResumeIsBitIdentical(t *testing.T, ex []SFTExample, mc model.Config) {
 	base := DefaultSFTConfig()
 	base.LearningRate = 5e-3
 	base.MaxSteps = 12

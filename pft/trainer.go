@@ -355,14 +355,17 @@ func (r *run) resume() error {
 	} else if err != nil {
 		return err
 	}
-	var cfg model.Config
 	adam := r.adamState()
-	c := ckpt.Checkpoint{Config: &cfg, Model: r.policy.Views(), Optimizer: adam}
+	files := r.policy.FileViews() // the checkpoint's layout (HF names for gpt2 / gpt_neox)
+	c := ckpt.Checkpoint{Model: files, Optimizer: adam}
 	if err := ckpt.LoadCheckpoint(info.Dir, &c); err != nil {
 		return err
 	}
-	if cfg != r.policy.Config() {
-		return fmt.Errorf("%s: model config differs from the model being trained", info.Dir)
+	if err := sameModelConfig(filepath.Join(info.Dir, ckpt.ConfigFile), r.policy); err != nil {
+		return err
+	}
+	if err := r.policy.LoadFileViews(files); err != nil {
+		return fmt.Errorf("%s: %w", info.Dir, err)
 	}
 	_, tensors := r.opt.State()
 	if err := r.opt.LoadState(int(adam.Step), tensors); err != nil {
@@ -378,15 +381,15 @@ func (r *run) resume() error {
 	}
 	for _, a := range r.aux {
 		mf, of, cf := a.files()
-		var acfg model.Config
-		if err := ckpt.ReadJSON(filepath.Join(info.Dir, cf), &acfg); err != nil {
+		if err := sameModelConfig(filepath.Join(info.Dir, cf), a.model); err != nil {
+			return fmt.Errorf("%s model: %w", a.name, err)
+		}
+		views := a.model.FileViews()
+		if err := ckpt.LoadInto(filepath.Join(info.Dir, mf), views); err != nil {
 			return err
 		}
-		if acfg != a.model.Config() {
-			return fmt.Errorf("%s: %s model config differs from the model being trained", info.Dir, a.name)
-		}
-		if err := ckpt.LoadInto(filepath.Join(info.Dir, mf), a.model.Views()); err != nil {
-			return err
+		if err := a.model.LoadFileViews(views); err != nil {
+			return fmt.Errorf("%s: %w", info.Dir, err)
 		}
 		st := r.adamStateOf(a.opt)
 		if err := ckpt.LoadAdamInto(filepath.Join(info.Dir, of), st); err != nil {
@@ -635,7 +638,7 @@ func (r *run) checkpoint() error {
 	}
 	state := ckpt.TrainerState{GlobalStep: r.step, MaxSteps: r.total, LRSchedulerStep: r.step, RNGState: rngState,
 		BestMetric: r.bestMetric, BestModelCheckpoint: r.bestCheckpoint}
-	c := ckpt.Checkpoint{Config: r.policy.Config(), Model: r.policy.Views(), Optimizer: r.adamState(), State: state, Tokenizer: tokJSON}
+	c := ckpt.Checkpoint{Config: r.policy.Config().FileConfig(), Model: r.policy.FileViews(), Optimizer: r.adamState(), State: state, Tokenizer: tokJSON}
 	if len(r.aux) == 0 {
 		if _, err := ckpt.SaveCheckpoint(r.args.OutputDir, c); err != nil {
 			return fmt.Errorf("%s: checkpoint at step %d: %w", r.kind, r.step, err)
@@ -657,9 +660,9 @@ func (r *run) checkpoint() error {
 			mf, of, cf := a.files()
 			at, am := r.adamStateOf(a.opt).Tensors()
 			files = append(files,
-				ckpt.SafetensorsFile(mf, ckpt.F32Tensors(a.model.Views()), map[string]string{"format": "pt"}),
+				ckpt.SafetensorsFile(mf, ckpt.F32Tensors(a.model.FileViews()), map[string]string{"format": "pt"}),
 				ckpt.SafetensorsFile(of, at, am),
-				ckpt.JSONFile(cf, a.model.Config()))
+				ckpt.JSONFile(cf, a.model.Config().FileConfig()))
 		}
 		if err := ckpt.SaveDir(ckpt.CheckpointDir(r.args.OutputDir, r.step), files...); err != nil {
 			return fmt.Errorf("%s: checkpoint at step %d: %w", r.kind, r.step, err)
@@ -713,7 +716,7 @@ func (r *run) finishWith(beforeModelFiles func() error) error {
 // saveModelFiles writes a model's three files into dir one by one, each
 // atomically, leaving the rest of dir (checkpoints, metrics) alone.
 func saveModelFiles(dir string, m *model.Model, tk tok.Tokenizer) error {
-	if err := ckpt.WriteSafetensors(filepath.Join(dir, ckpt.ModelFile), ckpt.F32Tensors(m.Views()), map[string]string{"format": "pt"}); err != nil {
+	if err := ckpt.WriteSafetensors(filepath.Join(dir, ckpt.ModelFile), ckpt.F32Tensors(m.FileViews()), map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	if tk != nil {
@@ -726,7 +729,19 @@ func saveModelFiles(dir string, m *model.Model, tk tok.Tokenizer) error {
 		}
 	}
 	// config.json last: a directory with a config always has matching weights.
-	return ckpt.WriteJSON(filepath.Join(dir, ckpt.ConfigFile), m.Config())
+	return ckpt.WriteJSON(filepath.Join(dir, ckpt.ConfigFile), m.Config().FileConfig())
+}
+
+// sameModelConfig checks that a checkpoint's config.json describes m.
+func sameModelConfig(path string, m *model.Model) error {
+	cfg, err := model.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	if cfg != m.Config() {
+		return fmt.Errorf("%s: model config differs from the model being trained", path)
+	}
+	return nil
 }
 
 // flatGrad scatters per-token upstream gradients (ragged rows of response

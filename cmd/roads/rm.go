@@ -23,9 +23,7 @@ func init() {
 // a reward model built from scratch.
 type rmCLI struct {
 	pft.RewardTrainConfig
-	DModel     int `json:"d_model"`
-	NLayer     int `json:"n_layer"`
-	NHead      int `json:"n_head"`
+	newModelArch
 	NPositions int `json:"n_positions"` // 0: the task's max_total_len, else the longest pair
 }
 
@@ -33,7 +31,7 @@ func runRM(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "eval" {
 		return runRMEval(args[1:], stdout)
 	}
-	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), DModel: 64, NLayer: 2, NHead: 4}
+	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), newModelArch: defaultNewModelArch()}
 	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
 		return err
 	}
@@ -51,9 +49,7 @@ func runRM(args []string, stdout io.Writer) error {
 	fs.BoolVar(&cfg.LoadBestModelAtEnd, "load_best_model_at_end", cfg.LoadBestModelAtEnd, "keep the checkpoint with the best eval_bt_likelihood as the final model")
 	addTruncationFlags(fs, &cfg.Truncation)
 	fs.IntVar(&cfg.EarlyStoppingPatience, "early_stopping_patience", cfg.EarlyStoppingPatience, "stop after this many evaluations without a better eval_bt_likelihood (0: off)")
-	fs.IntVar(&cfg.DModel, "d_model", cfg.DModel, "width of a new model")
-	fs.IntVar(&cfg.NLayer, "n_layer", cfg.NLayer, "layers of a new model")
-	fs.IntVar(&cfg.NHead, "n_head", cfg.NHead, "attention heads of a new model")
+	cfg.newModelArch.addFlags(fs)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys
 	keys.AddFlags(fs)
@@ -114,8 +110,10 @@ func runRM(args []string, stdout io.Writer) error {
 				n = max(n, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected))+1)
 			}
 		}
-		mc := model.NewConfig(tk.VocabSize(), n, cfg.DModel, cfg.NLayer, cfg.NHead)
-		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+		mc, err := cfg.newModelArch.config(tk, n)
+		if err != nil {
+			return err
+		}
 		if trunk, err = model.New(mc, cfg.Seed); err != nil {
 			return err
 		}

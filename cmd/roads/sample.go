@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,8 +59,12 @@ func runSample(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--prompt has %d tokens; the model's context is %d", len(ids), m.Config().NPositions)
 	}
 	if *maxNew > room {
-		slog.Warn("--max_new_tokens is more than the context leaves after the prompt: generation stops at the context",
-			"max_new_tokens", *maxNew, "prompt_tokens", len(ids), "n_positions", m.Config().NPositions, "generating at most", room)
+		explicit := false // the default (32) is only an upper bound
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "max_new_tokens" })
+		if explicit {
+			slog.Warn("--max_new_tokens is more than the context leaves after the prompt: generation stops at the context",
+				"max_new_tokens", *maxNew, "prompt_tokens", len(ids), "n_positions", m.Config().NPositions, "generating at most", room)
+		}
 		*maxNew = room
 	}
 	prompts := make([][]int32, *n)

@@ -26,9 +26,7 @@ type sftCLI struct {
 	Model string `json:"model,omitempty"` // start from this model directory
 	Task  string `json:"task,omitempty"`  // use this task's tokenizer
 	// Architecture of a model built from scratch (ignored with --model).
-	DModel     int `json:"d_model"`
-	NLayer     int `json:"n_layer"`
-	NHead      int `json:"n_head"`
+	newModelArch
 	NPositions int `json:"n_positions"` // 0: fit the longest example
 	// MaxLength truncates prompt + completion to this many tokens, keeping
 	// the start (TRL's max_length with truncation_mode keep_start); 0 keeps
@@ -37,7 +35,7 @@ type sftCLI struct {
 }
 
 func runSFT(args []string, stdout io.Writer) error {
-	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), DModel: 64, NLayer: 2, NHead: 4}
+	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), newModelArch: defaultNewModelArch()}
 	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
 		return err
 	}
@@ -47,9 +45,7 @@ func runSFT(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to fine-tune (default: a new model)")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, "task preset or config file whose tokenizer to use (default: bytes)")
 	fs.BoolVar(&cfg.CompletionOnlyLoss, "completion_only_loss", cfg.CompletionOnlyLoss, "score completion tokens only")
-	fs.IntVar(&cfg.DModel, "d_model", cfg.DModel, "width of a new model")
-	fs.IntVar(&cfg.NLayer, "n_layer", cfg.NLayer, "layers of a new model")
-	fs.IntVar(&cfg.NHead, "n_head", cfg.NHead, "attention heads of a new model")
+	cfg.newModelArch.addFlags(fs)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
 	fs.IntVar(&cfg.MaxLength, "max_length", cfg.MaxLength, "truncate prompt + completion (EOS included) to this many tokens, keeping the start (0: no truncation; longer than the model's context is refused)")
 	var keys data.Keys
@@ -99,8 +95,10 @@ func runSFT(args []string, stdout io.Writer) error {
 				cfg.NPositions = max(longest, t.MaxTotalLen())
 			}
 		}
-		mc := model.NewConfig(tk.VocabSize(), cfg.NPositions, cfg.DModel, cfg.NLayer, cfg.NHead)
-		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+		mc, err := cfg.newModelArch.config(tk, cfg.NPositions)
+		if err != nil {
+			return err
+		}
 		if policy, err = model.New(mc, cfg.Seed); err != nil {
 			return err
 		}
