@@ -47,6 +47,11 @@ func LoadDir(dir string) (*Model, tok.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.isHF() {
+		if cfg, err = applyGenerationConfig(dir, cfg); err != nil {
+			return nil, nil, err
+		}
+	}
 	weights := filepath.Join(dir, ckpt.ModelFile)
 	var m *Model
 	if cfg.isHF() {

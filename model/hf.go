@@ -660,3 +660,48 @@ func peekModelType(raw []byte) string {
 	json.Unmarshal(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), &head)
 	return head.ModelType
 }
+
+// GenerationConfigFile holds generation defaults in an HF directory.
+const GenerationConfigFile = "generation_config.json"
+
+// applyGenerationConfig takes eos_token_id and pad_token_id from
+// generation_config.json when config.json has none (many HF checkpoints keep
+// them only there). A list of EOS ids keeps its first: roads stops on one.
+func applyGenerationConfig(dir string, c Config) (Config, error) {
+	path := filepath.Join(dir, GenerationConfigFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	} else if err != nil {
+		return c, err
+	}
+	var g struct {
+		EOS json.RawMessage `json:"eos_token_id"`
+		Pad *int            `json:"pad_token_id"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.EOSTokenID < 0 && len(g.EOS) > 0 && string(g.EOS) != "null" {
+		var one int
+		var many []int
+		switch {
+		case json.Unmarshal(g.EOS, &one) == nil:
+		case json.Unmarshal(g.EOS, &many) == nil && len(many) > 0:
+			one = many[0]
+			if len(many) > 1 {
+				slog.Warn("generation_config.json lists several EOS ids; roads stops on the first", "file", path, "eos_token_id", many)
+			}
+		default:
+			return c, fmt.Errorf("%s: eos_token_id %s: want an id or a list of ids", path, g.EOS)
+		}
+		c.EOSTokenID = one
+	}
+	if c.PadTokenID < 0 && g.Pad != nil {
+		c.PadTokenID = *g.Pad
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

@@ -336,3 +336,28 @@ func TestHFScalarReadoutRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// generation_config.json supplies EOS and PAD ids config.json lacks; ids
+// config.json has win; an id outside the vocabulary is an error naming it.
+func TestHFGenerationConfig(t *testing.T) {
+	d := copyHFDir(t, "neox_rm")
+	editHFConfig(t, d, func(c map[string]any) { delete(c, "eos_token_id") })
+	os.WriteFile(filepath.Join(d, GenerationConfigFile), []byte(`{"eos_token_id": [7, 8], "pad_token_id": 3}`), 0o644)
+	m, _, err := LoadDir(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Config(); c.EOSTokenID != 7 || c.PadTokenID != 3 {
+		t.Fatalf("eos %d pad %d, want 7 and 3 from generation_config.json", c.EOSTokenID, c.PadTokenID)
+	}
+	os.WriteFile(filepath.Join(d, GenerationConfigFile), []byte(`{"eos_token_id": 9}`), 0o644)
+	editHFConfig(t, d, func(c map[string]any) { c["eos_token_id"] = 5 })
+	if m, _, err = LoadDir(d); err != nil || m.Config().EOSTokenID != 5 {
+		t.Fatalf("config.json's eos_token_id must win: %v", err)
+	}
+	editHFConfig(t, d, func(c map[string]any) { delete(c, "eos_token_id") })
+	os.WriteFile(filepath.Join(d, GenerationConfigFile), []byte(`{"eos_token_id": 500}`), 0o644)
+	if _, _, err = LoadDir(d); err == nil || !bytes.Contains([]byte(err.Error()), []byte("generation_config.json: config: eos_token_id 500 is outside")) {
+		t.Fatalf("EOS outside the vocabulary: %v", err)
+	}
+}
