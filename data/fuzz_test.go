@@ -3,6 +3,8 @@ package data
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -47,5 +49,73 @@ func FuzzReadRecords(f *testing.F) {
 				t.Fatalf("record %d: %d fields, %d after re-encoding", i, len(recs[i].Fields), len(again[i].Fields))
 			}
 		}
+	})
+}
+
+// FuzzTypedRows: the typed readers of each TRL format (text, prompt-only,
+// prompt/completion, preference, conversational) on any bytes either fail
+// with an error naming the file, or give rows that the matching writer
+// writes and the reader reads back unchanged.
+func FuzzTypedRows(f *testing.F) {
+	for _, s := range []string{
+		`{"text": "x"}`,
+		`{"prompt": "a"}`,
+		`{"prompt": "a", "completion": " b"}` + "\n" + `{"prompt": "", "completion": "c"}`,
+		`{"prompt": "a", "chosen": " b", "rejected": " c", "score_chosen": 1, "score_rejected": 0}`,
+		`{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}`,
+		`{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}`,
+		`{"prompt": "a", "chosen": 3, "rejected": null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		dir := t.TempDir()
+		path := dir + "/rows.jsonl"
+		if err := os.WriteFile(path, in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		k := Keys{}
+		named := func(err error) {
+			if err != nil && !strings.Contains(err.Error(), "rows.jsonl") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+		}
+		again := dir + "/again.jsonl"
+		if rows, err := ReadText(path, k); err == nil {
+			if err := WriteText(again, rows, k); err != nil {
+				t.Fatal(err)
+			}
+			if back, err := ReadText(again, k); err != nil || !reflect.DeepEqual(back, rows) {
+				t.Fatalf("text rows do not round-trip: %v", err)
+			}
+		} else {
+			named(err)
+		}
+		if rows, err := ReadPromptCompletions(path, k); err == nil {
+			if err := WritePromptCompletions(again, rows, k); err != nil {
+				t.Fatal(err)
+			}
+			if back, err := ReadPromptCompletions(again, k); err != nil || !reflect.DeepEqual(back, rows) {
+				t.Fatalf("prompt/completion rows do not round-trip: %v", err)
+			}
+		} else {
+			named(err)
+		}
+		if rows, err := ReadPreferences(path, k); err == nil {
+			if err := WritePreferences(again, rows, k); err != nil {
+				t.Fatal(err)
+			}
+			if back, err := ReadPreferences(again, k); err != nil || !reflect.DeepEqual(back, rows) {
+				t.Fatalf("preference rows do not round-trip: %v", err)
+			}
+		} else {
+			named(err)
+		}
+		_, err := ReadPrompts(path, k)
+		named(err)
+		_, _, err = ReadAnyPreferences(path, k)
+		named(err)
+		_, err = ReadConversations(path)
+		named(err)
 	})
 }
