@@ -2,9 +2,7 @@ package eval
 
 import (
 	"fmt"
-	"math"
 
-	"roads/engine"
 	"roads/model"
 	"roads/task"
 )
@@ -38,14 +36,7 @@ func NewModelPolicy(m *model.Model, t *task.Task) (*ModelPolicy, error) {
 	if cfg.EOSTokenID != int(tk.EOS()) {
 		return nil, fmt.Errorf("model eos_token_id %d differs from the task's EOS id %d", cfg.EOSTokenID, tk.EOS())
 	}
-	allowed := t.AllowedOutput()
-	mask := make([]float32, cfg.VocabSize)
-	for id := range mask {
-		if id != int(tk.EOS()) && (id >= len(allowed) || !allowed[id]) {
-			mask[id] = float32(math.Inf(-1))
-		}
-	}
-	return &ModelPolicy{M: m, Task: t, mask: mask}, nil
+	return &ModelPolicy{M: m, Task: t, mask: model.AllowedMask(t.AllowedOutput(), cfg.VocabSize, int(tk.EOS()))}, nil
 }
 
 // LogitMask is the additive sampling mask (0 allowed, −Inf forbidden).
@@ -58,36 +49,30 @@ func (p *ModelPolicy) chunk() int {
 	return 256
 }
 
-// Generate samples completions; row i draws from the stream (Seed, i).
+// Generate samples completions with model.Sample: row i draws from the
+// stream model.RowSeed(Seed, i).
 func (p *ModelPolicy) Generate(prompts [][]int32, opt GenOptions) ([][]int32, []bool, [][]float32, error) {
 	maxNew := opt.MaxNewTokens
 	if maxNew == 0 {
 		maxNew = p.Task.Horizon()
 	}
 	eos := int32(p.M.Config().EOSTokenID)
+	g, err := p.M.Sample(prompts, model.SampleOptions{MaxNewTokens: maxNew, Temperature: opt.Temperature, LogitMask: p.mask,
+		Seed: opt.Seed, Chunk: p.chunk()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	comps := make([][]int32, len(prompts))
 	ended := make([]bool, len(prompts))
 	logps := make([][]float32, len(prompts))
-	for lo := 0; lo < len(prompts); lo += p.chunk() {
-		hi := min(lo+p.chunk(), len(prompts))
-		rngs := make([]*engine.RNG, hi-lo)
-		for i := range rngs {
-			rngs[i] = engine.NewRNG(task.Hash(opt.Seed, uint64(lo+i)))
+	for i := range prompts {
+		row := g.Row(i)
+		logps[i] = append([]float32(nil), g.LogProbs[i*g.MaxNew:i*g.MaxNew+len(row)]...)
+		if g.EOS[i] && len(row) > 0 && row[len(row)-1] == eos {
+			row = row[:len(row)-1]
+			ended[i] = true
 		}
-		g, err := p.M.Generate(prompts[lo:hi], model.GenerateOptions{MaxNewTokens: maxNew, Temperature: opt.Temperature, LogitMask: p.mask, RowRNGs: rngs})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for i := range hi - lo {
-			row := g.Row(i)
-			lp := append([]float32(nil), g.LogProbs[i*g.MaxNew:i*g.MaxNew+len(row)]...)
-			if g.EOS[i] && len(row) > 0 && row[len(row)-1] == eos {
-				row = row[:len(row)-1]
-				ended[lo+i] = true
-			}
-			comps[lo+i] = append([]int32(nil), row...)
-			logps[lo+i] = lp
-		}
+		comps[i] = append([]int32(nil), row...)
 	}
 	return comps, ended, logps, nil
 }

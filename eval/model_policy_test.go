@@ -80,3 +80,16 @@ func checkSampledLogProbs(t *testing.T, logps [][]float32, seq []float64, tol fl
 		}
 	}
 }
+
+// The sampler's row seeds are the task package's Hash(seed, row), the rule
+// gold evaluation has always used: moving evaluation onto model.Sample
+// changed no evaluation number.
+func TestRowSeedIsTaskHash(t *testing.T) {
+	for _, seed := range []uint64{0, 1, 42, 1 << 63} {
+		for _, row := range []int{0, 1, 7, 255, 256, 100000} {
+			if model.RowSeed(seed, row) != task.Hash(seed, uint64(row)) {
+				t.Fatalf("RowSeed(%d, %d) ≠ task.Hash", seed, row)
+			}
+		}
+	}
+}

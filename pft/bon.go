@@ -153,7 +153,7 @@ func BestOfNEval(policy *model.Model, v Verifier, t Task, prompts [][]int32, ns 
 		}
 		M = max(M, n)
 	}
-	s, err := sample(policy, t, prompts, M, stepRNG(seed, "best_of_n", 0))
+	s, err := sample(policy, t, prompts, M, stepSeed(seed, "best_of_n", 0))
 	if err != nil {
 		return BoNResult{}, err
 	}

@@ -13,7 +13,7 @@ func TestBestOfNEvalWithGoldIsTheOracleCurve(t *testing.T) {
 	res, err := BestOfNEval(policy, Gold{Task: task}, task, heldOut, ns, 3)
 	mustNoErr(t, err)
 	// The same pool, by hand: N = 1 is the plain mean, N = M the mean of the maxima.
-	s, err := sample(policy, task, heldOut, 16, stepRNG(3, "best_of_n", 0))
+	s, err := sample(policy, task, heldOut, 16, stepSeed(3, "best_of_n", 0))
 	mustNoErr(t, err)
 	gold, err := goldScores(task, s.prompts, s.completions)
 	mustNoErr(t, err)

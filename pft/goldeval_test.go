@@ -26,7 +26,7 @@ type GoldEval struct {
 // (temperature 1, the task's mask and horizon, seeded) and reports the mean
 // gold reward and the k1 estimate of KL(π‖π_ref) (ref nil: KL omitted).
 func EvaluateGold(policy, ref *model.Model, t Task, prompts [][]int32, perPrompt int, seed uint64) (GoldEval, error) {
-	s, err := sample(policy, t, prompts, perPrompt, stepRNG(seed, "evaluate", 0))
+	s, err := sample(policy, t, prompts, perPrompt, stepSeed(seed, "evaluate", 0))
 	if err != nil {
 		return GoldEval{}, err
 	}

@@ -338,7 +338,7 @@ func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 	var order orderCache
 	for r.step < r.total {
 		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
-		roll, err := collectRollout(policy, ref, v, env.Task, batch, cfg.NumGenerations, stepRNG(cfg.Seed, what, r.step))
+		roll, err := collectRollout(policy, ref, v, env.Task, batch, cfg.NumGenerations, stepSeed(cfg.Seed, what, r.step))
 		if err != nil {
 			return r.lossError(err)
 		}

@@ -217,9 +217,9 @@ type onlineRound struct {
 
 // sampleAndSelect draws K samples per prompt from policy, scores them and
 // selects pairs, with the round's metrics (see above).
-func sampleAndSelect(cfg OnlineDPOConfig, policy, ref *model.Model, v Verifier, t Task, prompts [][]int32, rng *engine.RNG) (*onlineRound, error) {
+func sampleAndSelect(cfg OnlineDPOConfig, policy, ref *model.Model, v Verifier, t Task, prompts [][]int32, seed uint64) (*onlineRound, error) {
 	k := cfg.k()
-	s, err := sample(policy, t, prompts, k, rng)
+	s, err := sample(policy, t, prompts, k, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +231,7 @@ func sampleAndSelect(cfg OnlineDPOConfig, policy, ref *model.Model, v Verifier, 
 	if err != nil {
 		return nil, err
 	}
+	rng := engine.NewRNG(seed ^ 0x7061697273) // "pairs": the pair rule's draws, apart from the samples'
 	pairRNG := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	pairs, m, err := SelectPairs(PairSelectConfig{NumGenerations: k, Rule: cfg.PairRule, MinScoreMargin: cfg.MinScoreMargin}, scores, s.completions, pairRNG)
 	if err != nil {
@@ -297,7 +298,7 @@ func TrainOnlineDPO(cfg OnlineDPOConfig, policy, ref *model.Model, v Verifier, p
 	}
 	switch cfg.Mode {
 	case OnlineOneRound:
-		round, err := sampleAndSelect(cfg, policy, ref, v, env.Task, prompts, stepRNG(cfg.Seed, "one_round", 0))
+		round, err := sampleAndSelect(cfg, policy, ref, v, env.Task, prompts, stepSeed(cfg.Seed, "one_round", 0))
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -378,7 +379,7 @@ func trainOnlineDPOIterative(cfg OnlineDPOConfig, policy, ref *model.Model, v Ve
 		for b, i := range idx {
 			batchPrompts[b] = prompts[i]
 		}
-		round, err := sampleAndSelect(cfg, policy, ref, v, env.Task, batchPrompts, stepRNG(cfg.Seed, "iterative", r.step))
+		round, err := sampleAndSelect(cfg, policy, ref, v, env.Task, batchPrompts, stepSeed(cfg.Seed, "iterative", r.step))
 		if err != nil {
 			return r.lossError(err)
 		}

@@ -26,7 +26,7 @@ func TestOneRoundOnlineDPOWithTwoSamplesAndGoldIsDPO(t *testing.T) {
 	online := start.Clone()
 	mustNoErr(t, TrainOnlineDPO(cfg, online, start.Clone(), Gold{Task: task}, prompts, Env{Tokenizer: task.tk, Task: task}))
 
-	pairs := goldLabelledPairsRNG(t, start, task, prompts, stepRNG(cfg.Seed, "one_round", 0))
+	pairs := goldLabelledPairs(t, start, task, prompts, stepSeed(cfg.Seed, "one_round", 0))
 	offCfg := cfg.DPOTrainConfig
 	offCfg.OutputDir = t.TempDir()
 	offline := start.Clone()

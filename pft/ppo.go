@@ -475,7 +475,7 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 	var order orderCache
 	for r.step < r.total {
 		batch := rlPrompts(prompts, cfg.Seed, r.step, perStep, &order)
-		roll, err := collectRollout(policy, ref, v, env.Task, batch, 1, stepRNG(cfg.Seed, what, r.step))
+		roll, err := collectRollout(policy, ref, v, env.Task, batch, 1, stepSeed(cfg.Seed, what, r.step))
 		if err != nil {
 			return r.lossError(err)
 		}

@@ -125,7 +125,7 @@ func TestGRPOStepGradientMatchesFiniteDifferences(t *testing.T) {
 	train, _ := toyPrompts()
 	policy := newToyPolicy(t, 81)
 	ref := newToyPolicy(t, 82)
-	roll, err := collectRollout(policy, ref, Gold{Task: task}, task, train[:4], 4, stepRNG(1, "test", 0))
+	roll, err := collectRollout(policy, ref, Gold{Task: task}, task, train[:4], 4, stepSeed(1, "test", 0))
 	mustNoErr(t, err)
 	adv, _, err := GRPOAdvantages(roll.scores, 4, ScaleGroup)
 	mustNoErr(t, err)
@@ -182,7 +182,7 @@ func TestPPOValueGradientMatchesFiniteDifferences(t *testing.T) {
 	if init != "policy" {
 		t.Errorf("value model initialised from %q, want policy (the verifier is not a global RM)", init)
 	}
-	roll, err := collectRollout(policy, policy, Gold{Task: task}, task, train[:6], 1, stepRNG(1, "test", 0))
+	roll, err := collectRollout(policy, policy, Gold{Task: task}, task, train[:6], 1, stepSeed(1, "test", 0))
 	mustNoErr(t, err)
 	batch := model.Batch{Tokens: roll.s.seqs, PromptLen: roll.s.promptLens}
 	logp, err := tokenLogProbs(policy, roll.s.seqs, roll.s.promptLens)

@@ -264,22 +264,28 @@ type samples struct {
 	disallowedMass float64
 }
 
-// stepRNG is the generator of one training step's sampling: a function of
+// stepSeed is the seed of one training step's sampling: a function of
 // (seed, purpose, step) alone, so a resumed run samples what an uninterrupted
-// one did.
-func stepRNG(seed uint64, purpose string, step int) *engine.RNG {
+// one did. Rows then draw by model.Sample's one rule, RowSeed(stepSeed, row).
+func stepSeed(seed uint64, purpose string, step int) uint64 {
 	h := seed ^ 0x6a09e667f3bcc908
 	for _, c := range []byte(purpose) {
 		h = (h ^ uint64(c)) * 0x100000001b3
 	}
 	h ^= uint64(step+1) * 0x9e3779b97f4a7c15
-	return engine.NewRNG(h)
+	return h
+}
+
+// stepRNG is a generator for a step's other draws (minibatch order, the
+// trainer_state rng_state) from the same (seed, purpose, step).
+func stepRNG(seed uint64, purpose string, step int) *engine.RNG {
+	return engine.NewRNG(stepSeed(seed, purpose, step))
 }
 
 // sample draws k completions per prompt from m at temperature 1 with the
-// task's logit mask and max_new_tokens = horizon. Row j of the batch draws
-// from its own stream, split from rng in row order.
-func sample(m *model.Model, t Task, prompts [][]int32, k int, rng *engine.RNG) (*samples, error) {
+// task's logit mask and max_new_tokens = horizon, through model.Sample:
+// sample j (prompt-major: prompt j/k, draw j%k) from RowSeed(seed, j).
+func sample(m *model.Model, t Task, prompts [][]int32, k int, seed uint64) (*samples, error) {
 	if len(prompts) == 0 {
 		return nil, errors.New("sample: no prompts")
 	}
@@ -291,47 +297,37 @@ func sample(m *model.Model, t Task, prompts [][]int32, k int, rng *engine.RNG) (
 	n := len(prompts) * k
 	s := &samples{prompts: make([][]int32, n), completions: make([][]int32, n), eos: make([]bool, n),
 		seqs: make([][]int32, n), promptLens: make([]int, n), genLogp: make([]float64, n)}
-	rows := make([]*engine.RNG, n)
-	for j := range rows {
-		rows[j] = rng.Split()
+	batch := make([][]int32, 0, n)
+	for _, p := range prompts {
+		for range k {
+			batch = append(batch, p)
+		}
+	}
+	g, err := m.Sample(batch, model.SampleOptions{MaxNewTokens: t.Horizon(), Temperature: 1, LogitMask: mask, Seed: seed, Chunk: max(1, 256/k) * k})
+	if err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
 	}
 	var massSum float64
 	var massN int
-	// Generate in chunks of whole prompts to bound the KV cache.
-	per := max(1, 256/k)
-	for lo := 0; lo < len(prompts); lo += per {
-		hi := min(lo+per, len(prompts))
-		batch := make([][]int32, 0, (hi-lo)*k)
-		for _, p := range prompts[lo:hi] {
-			for range k {
-				batch = append(batch, p)
-			}
+	for j := range batch {
+		row := g.Row(j)
+		s.prompts[j] = batch[j]
+		s.eos[j] = g.EOS[j]
+		comp := row
+		if g.EOS[j] && len(row) > 0 && row[len(row)-1] == eos {
+			comp = row[:len(row)-1]
 		}
-		g, err := m.Generate(batch, model.GenerateOptions{MaxNewTokens: t.Horizon(), Temperature: 1, LogitMask: mask, RowRNGs: rows[lo*k : hi*k]})
-		if err != nil {
-			return nil, fmt.Errorf("sample: %w", err)
+		s.completions[j] = append([]int32(nil), comp...)
+		s.seqs[j] = append(append(make([]int32, 0, len(batch[j])+len(row)), batch[j]...), row...)
+		s.promptLens[j] = len(batch[j])
+		lp := 0.0
+		for t := range row {
+			lp += float64(g.LogProbs[j*g.MaxNew+t])
+			// log Z_t = log π(a) − log π_masked(a) at temperature 1.
+			massSum += -math.Expm1(float64(g.LogProbs[j*g.MaxNew+t] - g.SampleLogProbs[j*g.MaxNew+t]))
+			massN++
 		}
-		for r := range batch {
-			j := lo*k + r
-			row := g.Row(r)
-			s.prompts[j] = batch[r]
-			s.eos[j] = g.EOS[r]
-			comp := row
-			if g.EOS[r] && len(row) > 0 && row[len(row)-1] == eos {
-				comp = row[:len(row)-1]
-			}
-			s.completions[j] = append([]int32(nil), comp...)
-			s.seqs[j] = append(append(make([]int32, 0, len(batch[r])+len(row)), batch[r]...), row...)
-			s.promptLens[j] = len(batch[r])
-			lp := 0.0
-			for t := range row {
-				lp += float64(g.LogProbs[r*g.MaxNew+t])
-				// log Z_t = log π(a) − log π_masked(a) at temperature 1.
-				massSum += -math.Expm1(float64(g.LogProbs[r*g.MaxNew+t] - g.SampleLogProbs[r*g.MaxNew+t]))
-				massN++
-			}
-			s.genLogp[j] = lp
-		}
+		s.genLogp[j] = lp
 	}
 	s.disallowedMass = massSum / float64(max(massN, 1))
 	return s, nil
@@ -379,7 +375,7 @@ func writeSamples(dir string, step int, policy *model.Model, env Env, seed uint6
 	if env.Task == nil || len(env.SamplePrompts) == 0 {
 		return nil
 	}
-	s, err := sample(policy, env.Task, env.SamplePrompts, 1, stepRNG(seed, "samples", step))
+	s, err := sample(policy, env.Task, env.SamplePrompts, 1, stepSeed(seed, "samples", step))
 	if err != nil {
 		return err
 	}
@@ -428,8 +424,8 @@ type rlRollout struct {
 // collectRollout samples k completions per prompt from policy and scores
 // them with the verifier, π_ref and the gold reward. The sequences are
 // exactly what was sampled (EOS only where emitted, see the top of this file).
-func collectRollout(policy, ref *model.Model, v Verifier, t Task, prompts [][]int32, k int, rng *engine.RNG) (*rlRollout, error) {
-	s, err := sample(policy, t, prompts, k, rng)
+func collectRollout(policy, ref *model.Model, v Verifier, t Task, prompts [][]int32, k int, seed uint64) (*rlRollout, error) {
+	s, err := sample(policy, t, prompts, k, seed)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"testing"
 
-	"roads/engine"
 	"roads/model"
 	"roads/tok"
 )
@@ -118,12 +117,7 @@ func repeat(prompts [][]int32, n int) [][]int32 {
 // each pair by gold reward, dropping ties.
 func goldLabelledPairs(t testing.TB, policy *model.Model, task Task, prompts [][]int32, seed uint64) []PreferencePair {
 	t.Helper()
-	return goldLabelledPairsRNG(t, policy, task, prompts, engine.NewRNG(seed))
-}
-
-func goldLabelledPairsRNG(t testing.TB, policy *model.Model, task Task, prompts [][]int32, rng *engine.RNG) []PreferencePair {
-	t.Helper()
-	s, err := sample(policy, task, prompts, 2, rng)
+	s, err := sample(policy, task, prompts, 2, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

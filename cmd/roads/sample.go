@@ -10,7 +10,6 @@ import (
 	"math"
 	"strings"
 
-	"roads/engine"
 	"roads/model"
 	"roads/tok"
 )
@@ -71,7 +70,7 @@ func runSample(args []string, stdout io.Writer) error {
 	for i := range prompts {
 		prompts[i] = ids
 	}
-	g, err := m.Generate(prompts, model.GenerateOptions{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, RNG: engine.NewRNG(*seed)})
+	g, err := m.Sample(prompts, model.SampleOptions{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, Seed: *seed})
 	if err != nil {
 		return err
 	}
