@@ -233,19 +233,14 @@ func checkPairs(what string, pairs []PreferencePair, m *model.Model) error {
 	return nil
 }
 
-// logitMask turns a task's allowed-output mask into Generate's additive mask.
-func logitMask(t Task, vocab int) ([]float32, error) {
+// logitMask is the task's allowed-output mask as model.AllowedMask (the one
+// mask evaluation uses too: EOS always allowed), after checking its size.
+func logitMask(t Task, vocab, eos int) ([]float32, error) {
 	allowed := t.AllowedOutput()
 	if len(allowed) != vocab {
 		return nil, fmt.Errorf("task allows %d ids but the model's vocab_size is %d", len(allowed), vocab)
 	}
-	mask := make([]float32, vocab)
-	for id, ok := range allowed {
-		if !ok {
-			mask[id] = float32(math.Inf(-1))
-		}
-	}
-	return mask, nil
+	return model.AllowedMask(allowed, vocab, eos), nil
 }
 
 // samples are K completions per prompt, prompt-major.
@@ -289,7 +284,7 @@ func sample(m *model.Model, t Task, prompts [][]int32, k int, seed uint64) (*sam
 	if len(prompts) == 0 {
 		return nil, errors.New("sample: no prompts")
 	}
-	mask, err := logitMask(t, m.Config().VocabSize)
+	mask, err := logitMask(t, m.Config().VocabSize, m.Config().EOSTokenID)
 	if err != nil {
 		return nil, fmt.Errorf("sample: %w", err)
 	}
