@@ -215,10 +215,10 @@ func DPOImplicitReward(beta float64, logp, refLogp []float64) ([]float64, error)
 // DPOTrainConfig is `roads dpo`'s configuration (TRL DPOConfig names).
 type DPOTrainConfig struct {
 	TrainArgs
-	Inputs
-	Beta           float64 `json:"beta"`
-	LossType       string  `json:"loss_type"`       // sigmoid or ipo
-	LabelSmoothing float64 `json:"label_smoothing"` // cDPO ε (sigmoid only)
+	Inputs         `flag:"-"` // bound per command (their help differs)
+	Beta           float64    `json:"beta" help:"β, strength of the KL regularisation to the reference (paper: 0.05)"`
+	LossType       string     `json:"loss_type" help:"sigmoid (DPO) or ipo"`                               // sigmoid or ipo
+	LabelSmoothing float64    `json:"label_smoothing" help:"cDPO label-flip probability ε (sigmoid only)"` // cDPO ε (sigmoid only)
 	Truncation
 }
 

@@ -286,14 +286,14 @@ func GRPOLoss(cfg GRPOConfig, b GRPOBatch) (TokenLoss, error) {
 // GRPOTrainConfig is `roads grpo`'s configuration (TRL GRPOConfig names).
 type GRPOTrainConfig struct {
 	TrainArgs
-	Inputs
-	NumGenerations    int     `json:"num_generations"`
-	Beta              float64 `json:"beta"`
-	Epsilon           float64 `json:"epsilon"`
-	EpsilonHigh       float64 `json:"epsilon_high"` // 0: same as epsilon
-	LossType          string  `json:"loss_type"`    // dapo, bnpo, grpo, dr_grpo
-	ScaleRewards      string  `json:"scale_rewards"`
-	MissingEOSPenalty float64 `json:"missing_eos_penalty"`
+	Inputs            `flag:"-"` // bound per command (their help differs)
+	NumGenerations    int        `json:"num_generations" help:"samples per prompt (per_device_train_batch_size counts completions and must be a multiple)"`
+	Beta              float64    `json:"beta" help:"coefficient of the per-token k3 KL term in the loss"`
+	Epsilon           float64    `json:"epsilon" help:"lower clip range of the ratio"`
+	EpsilonHigh       float64    `json:"epsilon_high" help:"upper clip range (0: --epsilon)"` // 0: same as epsilon
+	LossType          string     `json:"loss_type" help:"dapo, bnpo, grpo or dr_grpo"`        // dapo, bnpo, grpo, dr_grpo
+	ScaleRewards      string     `json:"scale_rewards" help:"group, batch or none"`
+	MissingEOSPenalty float64    `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
 }
 
 // DefaultGRPOTrainConfig: 4 generations, β = 0.05, ε = 0.2, dapo, group scaling, lr 1e-4.

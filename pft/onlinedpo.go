@@ -184,11 +184,11 @@ const (
 // OnlineDPOConfig is `roads online-dpo`'s configuration.
 type OnlineDPOConfig struct {
 	DPOTrainConfig
-	Mode              string  `json:"mode"`
-	NumGenerations    int     `json:"num_generations"` // K; 0: 25 (one_round, the paper) or 2 (iterative, TRL)
-	PairRule          string  `json:"pair_rule"`       // best_worst or best_random
-	MinScoreMargin    float64 `json:"min_score_margin"`
-	MissingEOSPenalty float64 `json:"missing_eos_penalty"`
+	Mode              string  `json:"mode" help:"one_round (sample once from --model, then DPO; the paper) or iterative (fresh on-policy pairs every step; TRL)"`
+	NumGenerations    int     `json:"num_generations" help:"samples per prompt K (0: 25 for one_round, 2 for iterative)"` // K; 0: 25 (one_round, the paper) or 2 (iterative, TRL)
+	PairRule          string  `json:"pair_rule" help:"best_worst (the paper) or best_random"`                             // best_worst or best_random
+	MinScoreMargin    float64 `json:"min_score_margin" help:"skip pairs whose verifier scores differ by less"`
+	MissingEOSPenalty float64 `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
 }
 
 // DefaultOnlineDPOConfig is the configuration `roads online-dpo` starts from:

@@ -368,17 +368,17 @@ func (cfg PPOConfig) validate(what string) error {
 // PPOTrainConfig is `roads ppo`'s configuration (TRL PPOConfig names).
 type PPOTrainConfig struct {
 	TrainArgs
-	Inputs
-	KLCoef            float64 `json:"kl_coef"` // β of the k1 penalty in the reward
-	Gamma             float64 `json:"gamma"`
-	Lam               float64 `json:"lam"`
-	ClipRange         float64 `json:"cliprange"`
-	ClipRangeValue    float64 `json:"cliprange_value"`
-	VFCoef            float64 `json:"vf_coef"`
-	NumPPOEpochs      int     `json:"num_ppo_epochs"`
-	NumMiniBatches    int     `json:"num_mini_batches"`
-	MissingEOSPenalty float64 `json:"missing_eos_penalty"`
-	ValueModelInit    string  `json:"value_model_init,omitempty"` // "reward_model" or "policy" (set by NewValueModel's caller)
+	Inputs            `flag:"-"` // bound per command (their help differs)
+	KLCoef            float64    `json:"kl_coef" help:"β of the per-token k1 KL penalty in the reward"` // β of the k1 penalty in the reward
+	Gamma             float64    `json:"gamma" help:"discount γ"`
+	Lam               float64    `json:"lam" help:"GAE λ"`
+	ClipRange         float64    `json:"cliprange" help:"policy ratio clip range ε"`
+	ClipRangeValue    float64    `json:"cliprange_value" help:"value clip range"`
+	VFCoef            float64    `json:"vf_coef" help:"value loss coefficient"`
+	NumPPOEpochs      int        `json:"num_ppo_epochs" help:"passes over each rollout"`
+	NumMiniBatches    int        `json:"num_mini_batches" help:"minibatches per pass (one optimiser update each)"`
+	MissingEOSPenalty float64    `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
+	ValueModelInit    string     `json:"value_model_init,omitempty" flag:"-"` // "reward_model" or "policy" (set by NewValueModel's caller)
 }
 
 // DefaultPPOTrainConfig: TRL's PPO defaults (γ 1, λ 0.95, clip 0.2, vf_coef

@@ -222,12 +222,12 @@ func RLOOLoss(logp, oldLogp, advantages []float64, clipRange float64) (SequenceL
 // RLOOTrainConfig is `roads rloo`'s configuration.
 type RLOOTrainConfig struct {
 	TrainArgs
-	Inputs
-	NumGenerations      int     `json:"num_generations"`
-	Beta                float64 `json:"beta"`
-	MissingEOSPenalty   float64 `json:"missing_eos_penalty"`
-	NormalizeAdvantages bool    `json:"normalize_advantages"`
-	Epsilon             float64 `json:"epsilon"` // clip range of the ratio (inactive with one update per rollout)
+	Inputs              `flag:"-"` // bound per command (their help differs)
+	NumGenerations      int        `json:"num_generations" help:"samples per prompt k (per_device_train_batch_size counts completions and must be a multiple)"`
+	Beta                float64    `json:"beta" help:"KL coefficient β: R = score − β Σ_t (log π − log π_ref)"`
+	MissingEOSPenalty   float64    `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
+	NormalizeAdvantages bool       `json:"normalize_advantages" help:"standardise the advantages over the batch"`
+	Epsilon             float64    `json:"epsilon" help:"clip range of the probability ratio"` // clip range of the ratio (inactive with one update per rollout)
 }
 
 // DefaultRLOOTrainConfig: k = 4, β = 0.05 (the paper's DPO β, for like-for-like

@@ -173,8 +173,8 @@ func pairSequences(pairs []PreferencePair, eos int) ([][]int32, []int) {
 // MaxLength. Zero means no limit; without limits a pair longer than the
 // model's context is refused (checkPairs), never cut silently.
 type Truncation struct {
-	MaxLength       int `json:"max_length,omitempty"`
-	MaxPromptLength int `json:"max_prompt_length,omitempty"`
+	MaxLength       int `json:"max_length,omitempty" help:"truncate prompt + completion + EOS to this many tokens, completions keeping their start (0: no truncation; a pair longer than the model's context is refused)"`
+	MaxPromptLength int `json:"max_prompt_length,omitempty" help:"truncate prompts to their last this-many tokens (0: no truncation)"`
 }
 
 // Apply truncates pairs (copies; the input is not modified) and reports how

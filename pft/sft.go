@@ -87,7 +87,7 @@ type SFTConfig struct {
 	TrainArgs
 	// CompletionOnlyLoss scores completion tokens only (TRL's default for
 	// prompt-completion data); false scores every token after the first.
-	CompletionOnlyLoss bool `json:"completion_only_loss"`
+	CompletionOnlyLoss bool `json:"completion_only_loss" help:"score completion tokens only"`
 }
 
 // DefaultSFTConfig is the configuration `roads sft` starts from.

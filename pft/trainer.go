@@ -30,25 +30,25 @@ import (
 // TrainArgs are the optimisation settings shared by every trainer, named as
 // TRL's / transformers' TrainingArguments fields.
 type TrainArgs struct {
-	OutputDir               string  `json:"output_dir"`
-	LearningRate            float64 `json:"learning_rate"`
-	NumTrainEpochs          int     `json:"num_train_epochs"`
-	MaxSteps                int     `json:"max_steps"` // > 0 overrides num_train_epochs
-	PerDeviceTrainBatchSize int     `json:"per_device_train_batch_size"`
-	LRSchedulerType         string  `json:"lr_scheduler_type"` // constant, constant_with_warmup, linear, cosine
-	WarmupSteps             int     `json:"warmup_steps"`
-	WeightDecay             float64 `json:"weight_decay"`
-	MaxGradNorm             float64 `json:"max_grad_norm"` // 0 disables clipping
-	Seed                    uint64  `json:"seed"`
-	LoggingSteps            int     `json:"logging_steps"`
-	SaveSteps               int     `json:"save_steps"`        // 0: only the final checkpoint
-	SaveTotalLimit          int     `json:"save_total_limit"`  // 0 keeps every checkpoint
-	DisableTQDM             bool    `json:"disable_tqdm"`      // no progress bar (TRL's name)
-	Threads                 int     `json:"threads,omitempty"` // engine threads; 0 keeps the current setting
+	OutputDir               string  `json:"output_dir" help:"run directory (metrics.jsonl, checkpoints, final model)"`
+	LearningRate            float64 `json:"learning_rate" help:"peak AdamW learning rate"`
+	NumTrainEpochs          int     `json:"num_train_epochs" help:"passes over the training data"`
+	MaxSteps                int     `json:"max_steps" help:"optimiser updates (overrides num_train_epochs when > 0)"` // > 0 overrides num_train_epochs
+	PerDeviceTrainBatchSize int     `json:"per_device_train_batch_size" help:"examples per update"`
+	LRSchedulerType         string  `json:"lr_scheduler_type" help:"constant, constant_with_warmup, linear or cosine"` // constant, constant_with_warmup, linear, cosine
+	WarmupSteps             int     `json:"warmup_steps" help:"linear warm-up updates"`
+	WeightDecay             float64 `json:"weight_decay" help:"AdamW decoupled weight decay"`
+	MaxGradNorm             float64 `json:"max_grad_norm" help:"global gradient-norm clip (0 disables)"` // 0 disables clipping
+	Seed                    uint64  `json:"seed" help:"seed for initialisation and data order"`
+	LoggingSteps            int     `json:"logging_steps" help:"updates between metrics.jsonl lines"`
+	SaveSteps               int     `json:"save_steps" help:"updates between checkpoints (0: final only)"` // 0: only the final checkpoint
+	SaveTotalLimit          int     `json:"save_total_limit" help:"checkpoints kept (0: all)"`             // 0 keeps every checkpoint
+	DisableTQDM             bool    `json:"disable_tqdm" help:"no progress bar"`                           // no progress bar (TRL's name)
+	Threads                 int     `json:"threads,omitempty" help:"engine threads (0: all cores)"`        // engine threads; 0 keeps the current setting
 	// OverwriteOutputDir starts afresh in an output_dir that holds a run
 	// started with other settings, data or initial weights (TRL's flag);
 	// without it such a directory is refused (run_fingerprint.json).
-	OverwriteOutputDir bool `json:"overwrite_output_dir,omitempty"`
+	OverwriteOutputDir bool `json:"overwrite_output_dir,omitempty" help:"start afresh in an output_dir that holds a run started with other settings, data or initial model (otherwise refused)"`
 }
 
 // DefaultTrainArgs are sensible settings for the small models roads trains.

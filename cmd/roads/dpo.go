@@ -31,9 +31,7 @@ func runDPO(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("dpo")
-	addTrainFlags(fs, &cfg.TrainArgs)
-	addDPOFlags(fs, &cfg)
-	addTruncationFlags(fs, &cfg.Truncation)
+	addConfigFlags(fs, &cfg)
 	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to train (normally the SFT model)")
 	fs.StringVar(&cfg.RefModel, "ref_model", cfg.RefModel, "reference model directory (default: --model)")
@@ -76,20 +74,6 @@ func runDPO(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "dpo: trained on %d pairs; model written to %s\n", len(pairs), cfg.OutputDir)
 	return ev.report(stdout, cfg.OutputDir, policy, ref, t, cfg.Seed)
-}
-
-// addDPOFlags binds the DPO loss flags (TRL DPOConfig names).
-func addDPOFlags(fs *flag.FlagSet, cfg *pft.DPOTrainConfig) {
-	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "β, strength of the KL regularisation to the reference (paper: 0.05)")
-	fs.StringVar(&cfg.LossType, "loss_type", cfg.LossType, "sigmoid (DPO) or ipo")
-	fs.Float64Var(&cfg.LabelSmoothing, "label_smoothing", cfg.LabelSmoothing, "cDPO label-flip probability ε (sigmoid only)")
-}
-
-// addTruncationFlags binds TRL's max_length / max_prompt_length (preference
-// data: the prompt keeps its end, completions their start).
-func addTruncationFlags(fs *flag.FlagSet, tr *pft.Truncation) {
-	fs.IntVar(&tr.MaxLength, "max_length", tr.MaxLength, "truncate prompt + completion + EOS to this many tokens, completions keeping their start (0: no truncation; a pair longer than the model's context is refused)")
-	fs.IntVar(&tr.MaxPromptLength, "max_prompt_length", tr.MaxPromptLength, "truncate prompts to their last this-many tokens (0: no truncation)")
 }
 
 // ---------------------------------------------------------------------------

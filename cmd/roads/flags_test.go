@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"roads/pft"
 )
 
 // allFlags runs every command and subcommand with -h and returns "command
@@ -66,5 +68,38 @@ func TestFlagNamesKeepWorking(t *testing.T) {
 		if !listed[g] {
 			t.Errorf("flag %q is new: add it to testdata/flags.txt (ROADS_WRITE_FIXTURE=1)", g)
 		}
+	}
+}
+
+// Every setting of every algorithm's config struct is a flag (or is marked
+// flag:"-" because the CLI binds it by hand or the code sets it), with help
+// text, and --config and the flags reach the same fields.
+func TestConfigFieldsAreFlags(t *testing.T) {
+	for name, cfg := range map[string]any{
+		"sft": &pft.SFTConfig{}, "dpo": &pft.DPOTrainConfig{}, "rm": &pft.RewardTrainConfig{}, "online-dpo": &pft.OnlineDPOConfig{},
+		"rloo": &pft.RLOOTrainConfig{}, "ppo": &pft.PPOTrainConfig{}, "grpo": &pft.GRPOTrainConfig{},
+	} {
+		flags, unbound := configFlagNames(cfg)
+		if len(unbound) > 0 {
+			t.Errorf("%s: config fields without a flag (add a help tag, or flag:\"-\"): %v", name, unbound)
+		}
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		bindConfigFlags(fs, cfg)
+		for _, f := range flags {
+			fl := fs.Lookup(f)
+			if fl == nil || strings.TrimSpace(fl.Usage) == "" {
+				t.Errorf("%s: flag --%s missing or without help", name, f)
+			}
+		}
+	}
+	// A flag writes the field --config would.
+	var cfg pft.GRPOTrainConfig
+	fs := flag.NewFlagSet("grpo", flag.ContinueOnError)
+	bindConfigFlags(fs, &cfg)
+	if err := fs.Parse([]string{"--epsilon_high", "0.3", "--learning_rate", "0.5", "--scale_rewards", "batch", "--disable_tqdm"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.EpsilonHigh != 0.3 || cfg.LearningRate != 0.5 || cfg.ScaleRewards != "batch" || !cfg.DisableTQDM {
+		t.Fatalf("flags did not reach the config: %+v", cfg)
 	}
 }

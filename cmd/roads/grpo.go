@@ -18,16 +18,9 @@ func runGRPO(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("grpo")
-	addTrainFlags(fs, &cfg.TrainArgs)
+	addConfigFlags(fs, &cfg)
 	var o onlineCLI
 	addOnlineInputFlags(fs, &cfg.Inputs, &o)
-	fs.IntVar(&cfg.NumGenerations, "num_generations", cfg.NumGenerations, "samples per prompt (per_device_train_batch_size counts completions and must be a multiple)")
-	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "coefficient of the per-token k3 KL term in the loss")
-	fs.Float64Var(&cfg.Epsilon, "epsilon", cfg.Epsilon, "lower clip range of the ratio")
-	fs.Float64Var(&cfg.EpsilonHigh, "epsilon_high", cfg.EpsilonHigh, "upper clip range (0: --epsilon)")
-	fs.StringVar(&cfg.LossType, "loss_type", cfg.LossType, "dapo, bnpo, grpo or dr_grpo")
-	fs.StringVar(&cfg.ScaleRewards, "scale_rewards", cfg.ScaleRewards, "group, batch or none")
-	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

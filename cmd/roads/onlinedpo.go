@@ -104,15 +104,9 @@ func runOnlineDPO(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("online-dpo")
-	addTrainFlags(fs, &cfg.TrainArgs)
-	addDPOFlags(fs, &cfg.DPOTrainConfig)
+	addConfigFlags(fs, &cfg, "max_length", "max_prompt_length") // online samples fit the context by construction
 	var o onlineCLI
 	addOnlineInputFlags(fs, &cfg.Inputs, &o)
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "one_round (sample once from --model, then DPO; the paper) or iterative (fresh on-policy pairs every step; TRL)")
-	fs.IntVar(&cfg.NumGenerations, "num_generations", cfg.NumGenerations, "samples per prompt K (0: 25 for one_round, 2 for iterative)")
-	fs.StringVar(&cfg.PairRule, "pair_rule", cfg.PairRule, "best_worst (the paper) or best_random")
-	fs.Float64Var(&cfg.MinScoreMargin, "min_score_margin", cfg.MinScoreMargin, "skip pairs whose verifier scores differ by less")
-	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

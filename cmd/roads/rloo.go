@@ -18,14 +18,9 @@ func runRLOO(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("rloo")
-	addTrainFlags(fs, &cfg.TrainArgs)
+	addConfigFlags(fs, &cfg)
 	var o onlineCLI
 	addOnlineInputFlags(fs, &cfg.Inputs, &o)
-	fs.IntVar(&cfg.NumGenerations, "num_generations", cfg.NumGenerations, "samples per prompt k (per_device_train_batch_size counts completions and must be a multiple)")
-	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "KL coefficient β: R = score − β Σ_t (log π − log π_ref)")
-	fs.Float64Var(&cfg.MissingEOSPenalty, "missing_eos_penalty", cfg.MissingEOSPenalty, "subtracted from the score of samples cut off before EOS")
-	fs.BoolVar(&cfg.NormalizeAdvantages, "normalize_advantages", cfg.NormalizeAdvantages, "standardise the advantages over the batch")
-	fs.Float64Var(&cfg.Epsilon, "epsilon", cfg.Epsilon, "clip range of the probability ratio")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -36,19 +36,10 @@ func runRM(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("rm")
-	addTrainFlags(fs, &cfg.TrainArgs)
-	fs.StringVar(&cfg.Kind, "kind", cfg.Kind, "global (scalar head on a trunk) or local (policy-class network, score Σ log π)")
-	fs.StringVar(&cfg.Readout, "readout", cfg.Readout, "global RM readout: last (score after EOS), sum or mean of per-token scores over the response")
+	addConfigFlags(fs, &cfg.RewardTrainConfig)
 	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
-	fs.StringVar(&cfg.EvalDataset, "eval_data", cfg.EvalDataset, "held-out preference JSONL (default: hold out --eval_fraction of --data)")
-	fs.Float64Var(&cfg.EvalFraction, "eval_fraction", cfg.EvalFraction, "fraction of --data held out when there is no --eval_data (0: no evaluation)")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to initialise from (normally the SFT model); empty: a new model of --d_model/--n_layer/--n_head")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (tokenizer and context of a new model)")
-	fs.Float64Var(&cfg.CenterRewardsCoefficient, "center_rewards_coefficient", cfg.CenterRewardsCoefficient, "weight of the mean-reward centring term (0: off)")
-	fs.IntVar(&cfg.EvalSteps, "eval_steps", cfg.EvalSteps, "steps between evaluations (0: logging_steps)")
-	fs.BoolVar(&cfg.LoadBestModelAtEnd, "load_best_model_at_end", cfg.LoadBestModelAtEnd, "keep the checkpoint with the best eval_bt_likelihood as the final model")
-	addTruncationFlags(fs, &cfg.Truncation)
-	fs.IntVar(&cfg.EarlyStoppingPatience, "early_stopping_patience", cfg.EarlyStoppingPatience, "stop after this many evaluations without a better eval_bt_likelihood (0: off)")
 	cfg.newModelArch.addFlags(fs)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys

@@ -40,11 +40,10 @@ func runSFT(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("sft")
-	addTrainFlags(fs, &cfg.TrainArgs)
+	addConfigFlags(fs, &cfg.SFTConfig)
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "training JSONL: prompt/completion rows, or text rows")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to fine-tune (default: a new model)")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, "task preset or config file whose tokenizer to use (default: bytes)")
-	fs.BoolVar(&cfg.CompletionOnlyLoss, "completion_only_loss", cfg.CompletionOnlyLoss, "score completion tokens only")
 	cfg.newModelArch.addFlags(fs)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
 	fs.IntVar(&cfg.MaxLength, "max_length", cfg.MaxLength, "truncate prompt + completion (EOS included) to this many tokens, keeping the start (0: no truncation; longer than the model's context is refused)")
