@@ -120,7 +120,7 @@ func TestBadInputs(t *testing.T) {
 		{"--config value of the wrong type", "sft", with(small, "--data", good, "--config", write("cfgtype.json", `{"learning_rate": "x"}`)), "learning_rate of type float64"},
 		{"NaN label_smoothing", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", good, "--model", mdir, "--label_smoothing", "NaN"), "--label_smoothing NaN: want a finite number"},
 		{"label_smoothing out of range", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--label_smoothing", "0.7"), "label_smoothing = 0.7, want in [0, 0.5)"},
-		{"zero beta", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--beta", "0"), "beta = 0, want > 0"},
+		{"zero beta", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--beta", "0"), "beta = 0, want a finite value > 0"},
 		{"unknown loss_type", "dpo", with([]string{"--max_steps", "1", "--disable_tqdm"}, "--data", prefs, "--model", mdir, "--loss_type", "nosuch"), `loss_type "nosuch"`},
 		{"negative temperature", "sample", []string{"--model", mdir, "--prompt", "ab", "--temperature", "-1"}, "temperature must be finite and ≥ 0, got -1"},
 		{"policy of another vocabulary", "eval", []string{"--model", mdir}, "differs from task sorted's vocabulary"},

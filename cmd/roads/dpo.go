@@ -42,6 +42,9 @@ func runDPO(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := cfg.Validate(); err != nil { // every setting, before any model or data is read
+		return fmt.Errorf("dpo: %w", err)
+	}
 	if cfg.Dataset == "" || cfg.Model == "" {
 		return errors.New("--data and --model are required")
 	}

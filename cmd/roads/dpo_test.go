@@ -162,7 +162,7 @@ func TestPreferenceCommandErrors(t *testing.T) {
 	}{
 		{"dpo without data", runDPO, []string{"--model", sft, "--output_dir", dir}, "--data and --model are required"},
 		{"dpo bad loss", runDPO, []string{"--model", sft, "--data", prefs, "--output_dir", filepath.Join(dir, "x"), "--loss_type", "hinge", "--disable_tqdm"}, `loss_type "hinge"`},
-		{"rm bad kind", runRM, []string{"--kind", "both", "--data", prefs, "--model", sft, "--output_dir", dir}, `--kind "both"`},
+		{"rm bad kind", runRM, []string{"--kind", "both", "--data", prefs, "--model", sft, "--output_dir", dir}, `kind "both", want one of ["global" "local"]`},
 		{"rm eval gold without task", runRMEval, []string{"--verifier", "gold", "--data", prefs}, "needs a task"},
 		{"online without verifier", runOnlineDPO, []string{"--task", tinyTask, "--model", sft, "--output_dir", dir}, "--verifier are required"},
 		{"grpo batch not a multiple", runGRPO, []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--output_dir", filepath.Join(dir, "g"),

@@ -24,6 +24,9 @@ func runRLOO(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := cfg.Validate(); err != nil { // every setting, before any model or data is read
+		return fmt.Errorf("rloo: %w", err)
+	}
 	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)
 	if err != nil {
 		return err

@@ -47,11 +47,11 @@ func runRM(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := cfg.RewardTrainConfig.Validate(); err != nil { // every setting, before any model or data is read
+		return fmt.Errorf("rm: %w", err)
+	}
 	if cfg.Dataset == "" {
 		return errors.New("--data is required")
-	}
-	if cfg.Kind != pft.RMGlobal && cfg.Kind != pft.RMLocal {
-		return fmt.Errorf("--kind %q: want global or local", cfg.Kind)
 	}
 	t, err := resolveTask(&cfg.Inputs)
 	if err != nil {

@@ -52,6 +52,9 @@ func runSFT(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := cfg.SFTConfig.Validate(); err != nil { // every setting, before any model or data is read
+		return fmt.Errorf("sft: %w", err)
+	}
 	if cfg.Data == "" {
 		return errors.New("--data is required")
 	}
