@@ -249,6 +249,9 @@ type refLogps struct {
 // ref_model/, metrics.jsonl, checkpoint-N/, samples/, final model files).
 // Interrupted runs resume from their last checkpoint.
 func TrainDPO(cfg DPOTrainConfig, policy, ref *model.Model, pairs []PreferencePair, env Env) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("dpo"+": %w", err)
+	}
 	pairs, cut, err := cfg.Truncation.Apply("dpo", pairs)
 	if err != nil {
 		return err

@@ -306,6 +306,9 @@ func DefaultGRPOTrainConfig() GRPOTrainConfig {
 // TrainGRPO trains policy against verifier v with the k3 KL term to ref on
 // the given prompts and writes the run into cfg.OutputDir.
 func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("grpo"+": %w", err)
+	}
 	const what = "grpo"
 	lossCfg := GRPOConfig{Beta: cfg.Beta, Epsilon: cfg.Epsilon, EpsilonHigh: cfg.EpsilonHigh, LossType: cfg.LossType}
 	if env.Task != nil {

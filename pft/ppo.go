@@ -447,6 +447,9 @@ func valueGradFlat(out *model.Output, grad [][]float64) []float32 {
 // cfg.OutputDir. per_device_train_batch_size counts prompts (one completion
 // each).
 func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, prompts [][]int32, env Env) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("ppo"+": %w", err)
+	}
 	const what = "ppo"
 	lossCfg := cfg.loss()
 	if err := lossCfg.validate(what); err != nil {

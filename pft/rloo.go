@@ -241,6 +241,9 @@ func DefaultRLOOTrainConfig() RLOOTrainConfig {
 // TrainRLOO trains policy against verifier v with a KL penalty to ref on the
 // given prompts and writes the run into cfg.OutputDir.
 func TrainRLOO(cfg RLOOTrainConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("rloo"+": %w", err)
+	}
 	const what = "rloo"
 	advCfg := RLOOConfig{NumGenerations: cfg.NumGenerations, Beta: cfg.Beta, MissingEOSPenalty: cfg.MissingEOSPenalty, NormalizeAdvantages: cfg.NormalizeAdvantages}
 	if cfg.NumGenerations < 2 {

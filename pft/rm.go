@@ -283,6 +283,9 @@ func rmVerifier(kind string, m *model.Model) Verifier {
 // evaluating on eval (may be empty: no eval metrics, no best-model
 // selection), and writes the run into cfg.OutputDir.
 func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []PreferencePair, env Env) (RewardResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return RewardResult{}, fmt.Errorf("rm"+": %w", err)
+	}
 	const what = "rm"
 	var err error
 	var cut, cutEval int

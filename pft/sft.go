@@ -102,6 +102,9 @@ func DefaultSFTConfig() SFTConfig {
 // then ends bit-identical to an uninterrupted run. progress receives the
 // progress bar (nil for none).
 func TrainSFT(cfg SFTConfig, policy *model.Model, tk tok.Tokenizer, train []SFTExample, progress io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("sft"+": %w", err)
+	}
 	if len(train) == 0 {
 		return errors.New("sft: no training examples")
 	}

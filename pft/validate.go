@@ -83,7 +83,9 @@ func (c RewardTrainConfig) Validate() error {
 	}
 	var k checks
 	k.oneOf("kind", c.Kind, RMGlobal, RMLocal)
-	k.oneOf("readout", c.Readout, "last", "sum", "mean")
+	if c.Kind == RMGlobal {
+		k.oneOf("readout", c.Readout, "last", "sum", "mean")
+	}
 	k.atLeast("center_rewards_coefficient", c.CenterRewardsCoefficient, 0)
 	k.want(c.EvalFraction >= 0 && c.EvalFraction < 1, "eval_fraction = %v, want in [0, 1)", c.EvalFraction)
 	k.want(c.EvalSteps >= 0, "eval_steps = %d, want ≥ 0", c.EvalSteps)
