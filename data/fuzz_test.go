@@ -81,41 +81,30 @@ func FuzzTypedRows(f *testing.F) {
 			}
 		}
 		again := dir + "/again.jsonl"
-		if rows, err := ReadText(path, k); err == nil {
-			if err := WriteText(again, rows, k); err != nil {
-				t.Fatal(err)
-			}
-			if back, err := ReadText(again, k); err != nil || !reflect.DeepEqual(back, rows) {
-				t.Fatalf("text rows do not round-trip: %v", err)
-			}
-		} else {
-			named(err)
-		}
-		if rows, err := ReadPromptCompletions(path, k); err == nil {
-			if err := WritePromptCompletions(again, rows, k); err != nil {
-				t.Fatal(err)
-			}
-			if back, err := ReadPromptCompletions(again, k); err != nil || !reflect.DeepEqual(back, rows) {
-				t.Fatalf("prompt/completion rows do not round-trip: %v", err)
-			}
-		} else {
-			named(err)
-		}
-		if rows, err := ReadPreferences(path, k); err == nil {
-			if err := WritePreferences(again, rows, k); err != nil {
-				t.Fatal(err)
-			}
-			if back, err := ReadPreferences(again, k); err != nil || !reflect.DeepEqual(back, rows) {
-				t.Fatalf("preference rows do not round-trip: %v", err)
-			}
-		} else {
-			named(err)
-		}
-		_, err := ReadPrompts(path, k)
-		named(err)
-		_, _, err = ReadAnyPreferences(path, k)
+		roundTrip(t, path, again, k, ReadText, WriteText, named)
+		roundTrip(t, path, again, k, ReadPromptCompletions, WritePromptCompletions, named)
+		roundTrip(t, path, again, k, ReadPreferences, WritePreferences, named)
+		roundTrip(t, path, again, k, ReadPrompts, WritePrompts, named)
+		_, _, err := ReadAnyPreferences(path, k)
 		named(err)
 		_, err = ReadConversations(path)
 		named(err)
 	})
+}
+
+// roundTrip reads path with read; rows it accepts must be written by write
+// and read back unchanged, and a refusal must name the file.
+func roundTrip[T any](t *testing.T, path, again string, k Keys, read func(string, Keys) ([]T, error), write func(string, []T, Keys) error, named func(error)) {
+	t.Helper()
+	rows, err := read(path, k)
+	if err != nil {
+		named(err)
+		return
+	}
+	if err := write(again, rows, k); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := read(again, k); err != nil || !reflect.DeepEqual(back, rows) {
+		t.Fatalf("%T rows do not round-trip: %v", rows, err)
+	}
 }

@@ -402,12 +402,6 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 	fail := func(format string, a ...any) (Config, error) {
 		return Config{}, fmt.Errorf("model config %s: %s", path, fmt.Sprintf(format, a...))
 	}
-	need := func(name string, p *int) (int, error) {
-		if p == nil {
-			return 0, fmt.Errorf("model config %s: %s is missing", path, name)
-		}
-		return *p, nil
-	}
 	var known map[string]bool
 	var archs []string
 	var numLabels *int
@@ -420,37 +414,17 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 			return fail("%v", err)
 		}
 		known = jsonKeys(f)
-		var err error
-		if c.VocabSize, err = need("vocab_size", f.VocabSize); err != nil {
-			return Config{}, err
-		}
-		if c.NPositions, err = need("n_positions", f.NPositions); err != nil {
-			return Config{}, err
-		}
-		if c.DModel, err = need("n_embd", f.NEmbd); err != nil {
-			return Config{}, err
-		}
-		if c.NLayer, err = need("n_layer", f.NLayer); err != nil {
-			return Config{}, err
-		}
-		if c.NHead, err = need("n_head", f.NHead); err != nil {
+		if err := needSizes(path, []size{{"vocab_size", f.VocabSize, &c.VocabSize}, {"n_positions", f.NPositions, &c.NPositions},
+			{"n_embd", f.NEmbd, &c.DModel}, {"n_layer", f.NLayer, &c.NLayer}, {"n_head", f.NHead, &c.NHead}}); err != nil {
 			return Config{}, err
 		}
 		c.DFF = 4 * c.DModel
 		if f.NInner != nil {
 			c.DFF = *f.NInner
 		}
-		act := "gelu_new"
-		if f.ActivationFunction != nil {
-			act = *f.ActivationFunction
-		}
-		switch act {
-		case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
-			c.Activation = "gelu_new"
-		case "gelu":
-			c.Activation = "gelu"
-		default:
-			return fail("activation_function %q is not supported (gelu_new, gelu_pytorch_tanh or gelu)", act)
+		var err error
+		if c.Activation, err = hfActivation(path, "activation_function", f.ActivationFunction, "gelu_new"); err != nil {
+			return Config{}, err
 		}
 		if f.LayerNormEpsilon != nil {
 			c.LayerNormEps = *f.LayerNormEpsilon
@@ -473,36 +447,14 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 			return fail("%v", err)
 		}
 		known = jsonKeys(f)
+		if err := needSizes(path, []size{{"vocab_size", f.VocabSize, &c.VocabSize}, {"max_position_embeddings", f.MaxPositionEmbeddings, &c.NPositions},
+			{"hidden_size", f.HiddenSize, &c.DModel}, {"num_hidden_layers", f.NumHiddenLayers, &c.NLayer},
+			{"num_attention_heads", f.NumAttentionHeads, &c.NHead}, {"intermediate_size", f.IntermediateSize, &c.DFF}}); err != nil {
+			return Config{}, err
+		}
 		var err error
-		if c.VocabSize, err = need("vocab_size", f.VocabSize); err != nil {
+		if c.Activation, err = hfActivation(path, "hidden_act", f.HiddenAct, "gelu"); err != nil {
 			return Config{}, err
-		}
-		if c.NPositions, err = need("max_position_embeddings", f.MaxPositionEmbeddings); err != nil {
-			return Config{}, err
-		}
-		if c.DModel, err = need("hidden_size", f.HiddenSize); err != nil {
-			return Config{}, err
-		}
-		if c.NLayer, err = need("num_hidden_layers", f.NumHiddenLayers); err != nil {
-			return Config{}, err
-		}
-		if c.NHead, err = need("num_attention_heads", f.NumAttentionHeads); err != nil {
-			return Config{}, err
-		}
-		if c.DFF, err = need("intermediate_size", f.IntermediateSize); err != nil {
-			return Config{}, err
-		}
-		act := "gelu"
-		if f.HiddenAct != nil {
-			act = *f.HiddenAct
-		}
-		switch act {
-		case "gelu":
-			c.Activation = "gelu"
-		case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
-			c.Activation = "gelu_new"
-		default:
-			return fail("hidden_act %q is not supported (gelu or gelu_new)", act)
 		}
 		c.RotaryPct = 0.25 // GPTNeoXConfig's defaults
 		for _, p := range []*float64{f.RotaryPct, f.PartialRotaryFactor} {
@@ -568,6 +520,39 @@ func parseHF(path string, raw []byte, modelType string) (Config, error) {
 		return Config{}, fmt.Errorf("model config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// hfActivation maps an HF activation name (key's value, def when absent)
+// to roads' two GELUs.
+func hfActivation(path, key string, v *string, def string) (string, error) {
+	name := def
+	if v != nil {
+		name = *v
+	}
+	switch name {
+	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
+		return "gelu_new", nil
+	case "gelu":
+		return "gelu", nil
+	}
+	return "", fmt.Errorf("model config %s: %s %q is not supported (gelu_new, gelu_pytorch_tanh or gelu)", path, key, name)
+}
+
+// size is a required size key of an HF config and the Config field it sets.
+type size struct {
+	key      string
+	src, dst *int
+}
+
+// needSizes copies every size, naming the first missing key.
+func needSizes(path string, sizes []size) error {
+	for _, s := range sizes {
+		if s.src == nil {
+			return fmt.Errorf("model config %s: %s is missing", path, s.key)
+		}
+		*s.dst = *s.src
+	}
+	return nil
 }
 
 // setIDs takes eos/pad ids from an HF config (null or absent: none). An id

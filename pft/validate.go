@@ -41,6 +41,15 @@ func (c *checks) truncation(t Truncation) {
 	c.want(t.MaxPromptLength >= 0, "max_prompt_length = %d, want 0 (no truncation) or a positive length", t.MaxPromptLength)
 }
 
+// groupSampling checks the settings RLOO and GRPO share: k ≥ 2 samples a
+// prompt, a KL coefficient, a ratio clip and the missing-EOS penalty.
+func (c *checks) groupSampling(numGenerations int, beta, epsilon, missingEOS float64) {
+	c.want(numGenerations >= 2, "num_generations = %d, want ≥ 2", numGenerations)
+	c.atLeast("beta", beta, 0)
+	c.positive("epsilon", epsilon)
+	c.finite("missing_eos_penalty", missingEOS)
+}
+
 // Validate checks the SFT settings.
 func (c SFTConfig) Validate() error { return c.TrainArgs.Validate() }
 
@@ -100,10 +109,7 @@ func (c RLOOTrainConfig) Validate() error {
 		return err
 	}
 	var k checks
-	k.want(c.NumGenerations >= 2, "num_generations = %d, want ≥ 2", c.NumGenerations)
-	k.atLeast("beta", c.Beta, 0)
-	k.positive("epsilon", c.Epsilon)
-	k.finite("missing_eos_penalty", c.MissingEOSPenalty)
+	k.groupSampling(c.NumGenerations, c.Beta, c.Epsilon, c.MissingEOSPenalty)
 	return k.err
 }
 
@@ -130,13 +136,10 @@ func (c GRPOTrainConfig) Validate() error {
 		return err
 	}
 	var k checks
-	k.want(c.NumGenerations >= 2, "num_generations = %d, want ≥ 2", c.NumGenerations)
-	k.atLeast("beta", c.Beta, 0)
-	k.positive("epsilon", c.Epsilon)
+	k.groupSampling(c.NumGenerations, c.Beta, c.Epsilon, c.MissingEOSPenalty)
 	k.atLeast("epsilon_high", c.EpsilonHigh, 0)
 	k.oneOf("loss_type", orDefault(c.LossType, GRPOLossDAPO), GRPOLossDAPO, GRPOLossBNPO, GRPOLossGRPO, GRPOLossDrGRPO)
 	k.oneOf("scale_rewards", orDefault(c.ScaleRewards, ScaleGroup), ScaleGroup, ScaleBatch, ScaleNone)
-	k.finite("missing_eos_penalty", c.MissingEOSPenalty)
 	return k.err
 }
 
