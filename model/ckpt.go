@@ -94,6 +94,14 @@ func LoadDir(dir string) (*Model, tok.Tokenizer, error) {
 		if t, err = tok.Load(dir); err != nil {
 			return nil, nil, err
 		}
+		// Training appends the tokenizer's EOS and sampling stops at the
+		// config's: the two must be one token.
+		if eos := m.cfg.EOSTokenID; eos >= 0 && t.EOS() >= 0 && int(t.EOS()) != eos {
+			return nil, nil, fmt.Errorf("%s: config.json's eos_token_id %d is not the tokenizer's EOS token (id %d)", dir, eos, t.EOS())
+		}
+		if t.VocabSize() > m.cfg.VocabSize {
+			return nil, nil, fmt.Errorf("%s: the tokenizer has %d ids, more than config.json's vocab_size %d", dir, t.VocabSize(), m.cfg.VocabSize)
+		}
 	}
 	return m, t, nil
 }

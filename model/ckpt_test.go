@@ -12,6 +12,7 @@ import (
 
 func TestSaveLoadDirRoundTrip(t *testing.T) {
 	cfg := testConfig("lm")
+	cfg.EOSTokenID, cfg.PadTokenID = 1, 0 // the word tokenizer's
 	m := newRandomModel(t, cfg, 7)
 	words, err := tok.NewWords([]string{"a", "b"})
 	if err != nil {
@@ -20,6 +21,15 @@ func TestSaveLoadDirRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
 	if err := SaveDir(dir, m, words); err != nil {
 		t.Fatal(err)
+	}
+	// A directory whose config and tokenizer disagree on EOS is refused.
+	other := testConfig("lm") // eos_token_id 9
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := SaveDir(bad, newRandomModel(t, other, 7), words); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadDir(bad); err == nil || !strings.Contains(err.Error(), "eos_token_id 9 is not the tokenizer's EOS token (id 1)") {
+		t.Fatalf("EOS mismatch: %v", err)
 	}
 	back, tk, err := LoadDir(dir)
 	if err != nil {

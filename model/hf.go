@@ -208,7 +208,11 @@ func readWeightFiles(dir string) (map[string]ckpt.Tensor, map[string]string, err
 	if _, err := os.Stat(files[0]); errors.Is(err, os.ErrNotExist) {
 		raw, ierr := os.ReadFile(index)
 		if ierr != nil {
-			return nil, nil, fmt.Errorf("%s: no %s and no %s", dir, ckpt.ModelFile, IndexFile)
+			hint := ""
+			if _, err := os.Stat(filepath.Join(dir, "pytorch_model.bin")); err == nil {
+				hint = ": pytorch_model.bin (a pickle) is not read; save the model with safetensors (save_pretrained(..., safe_serialization=True))"
+			}
+			return nil, nil, fmt.Errorf("%s: no %s and no %s%s", dir, ckpt.ModelFile, IndexFile, hint)
 		}
 		var idx struct {
 			WeightMap map[string]string `json:"weight_map"`
