@@ -1,7 +1,10 @@
-// Package model is roads' causal transformer: a GPT-2-style pre-LayerNorm
-// decoder with learned positions (the architecture of bench/torch_gpt.py)
-// with a language-model head or a scalar (reward/value) head, explicit
-// forward/backward passes over right-padded batches, and KV-cache sampling.
+// Package model is roads' causal transformer: a pre-LayerNorm decoder in three
+// families, roads-gpt (learned positions and a biased LM head, the
+// architecture of bench/torch_gpt.py and of roads' experiments), Hugging Face
+// GPT-2 and GPT-NeoX/Pythia (rotary embeddings, parallel residual, exact
+// GELU; hf.go reads and writes their directories), with a language-model head
+// or a scalar (reward/value) head, explicit forward/backward passes over
+// right-padded batches, and KV-cache sampling (Sample is the one sampler).
 //
 // The numerical kernels live in roads/engine; this package lays out the
 // parameters, keeps the activations of one forward pass for its backward, and
