@@ -210,9 +210,11 @@ func runOnlineDPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Resu
 	cfg := pft.DefaultOnlineDPOConfig()
 	cfg.DPOTrainConfig = dpo
 	cfg.NumGenerations = on.SamplesPerPrompt
-	// The run is this cell's own; keyed by the cell ID (its resolved
-	// parameters) so that a killed cell resumes from its last checkpoint.
-	dir, err := art.Dir(ctx, "online_dpo", map[string]string{"cell": c.ID}, func(ctx context.Context, dir string) error {
+	// The run is keyed by the cell's resolved parameters (not its
+	// experiment), so a killed cell resumes from its last checkpoint and an
+	// identical cell of another experiment (h1 and h4 repeat main's online
+	// arms) reuses the run instead of training it again.
+	dir, err := art.Dir(ctx, "online_dpo", runKey{c.Params}, func(ctx context.Context, dir string) error {
 		policy, err := trainable(start, c.Seed())
 		if err != nil {
 			return err
@@ -273,7 +275,7 @@ func rlArm(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind, verifierNa
 	if err != nil {
 		return exp.Result{}, err
 	}
-	dir, err := art.Dir(ctx, kind, map[string]string{"cell": c.ID}, func(ctx context.Context, dir string) error {
+	dir, err := art.Dir(ctx, kind, runKey{c.Params}, func(ctx context.Context, dir string) error { // see runOnlineDPO
 		policy, err := trainable(b.sft, c.Seed())
 		if err != nil {
 			return err
@@ -434,4 +436,10 @@ func runBoN(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, er
 		}
 	}
 	return res, nil
+}
+
+// runKey is the artefact key of a cell's own training run: the cell's
+// resolved parameters, whatever experiment the cell belongs to.
+type runKey struct {
+	Params exp.Params `json:"params"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"roads/exp"
@@ -174,6 +175,24 @@ func TestPreferenceMethodsRecords(t *testing.T) {
 	for kind, want := range map[string]int{"sft": 1, "prefs": 3, "rm_" + pft.RMGlobal: 1, "rm_" + pft.RMLocal: 1, "dpo": 2} {
 		if got := count(kind); got != want {
 			t.Errorf("%d %s artefacts, want %d", got, kind, want)
+		}
+	}
+
+	// The same cells in another experiment (h1 and h4 repeat main's arms)
+	// reuse every training run: no new online or RL run, the same records.
+	runs := map[string]int{}
+	for _, kind := range []string{"online_dpo", "rloo", "ppo", "grpo"} {
+		runs[kind] = count(kind)
+	}
+	again := runSpec(t, results, strings.Replace(tinyPolicySpec, `"name": "tiny_policies"`, `"name": "tiny_policies_again"`, 1))
+	for kind, n := range runs {
+		if got := count(kind); got != n || n == 0 {
+			t.Errorf("%s runs: %d before the second experiment, %d after", kind, n, got)
+		}
+	}
+	for m, r := range pol {
+		if !reflect.DeepEqual(r.Metrics, again[m].Metrics) {
+			t.Errorf("%s: the second experiment's record differs", m)
 		}
 	}
 }
