@@ -686,7 +686,7 @@ func TestRotaryGrad(t *testing.T) {
 			rot.Forward(y, pos, n, D, H)
 			want := rotaryRef(x64, pos, n, D, H, dims, 10000)
 			checkForward(t, "rotary", y, want, 2e-5) // angles up to 300 rad in float32
-			for i := 2 * D; i < 3*D; i++ {             // v is never rotated
+			for i := 2 * D; i < 3*D; i++ {           // v is never rotated
 				if y[i] != x[i] {
 					t.Fatalf("dims %d: value channel %d changed", dims, i)
 				}
