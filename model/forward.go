@@ -531,12 +531,12 @@ func (m *Model) trunkBackward(ws *workspace, dlnf []float32) {
 		a, w, g := &ws.layers[l], &m.w.layers[l], &m.g.layers[l]
 		engine.LinearBackward(ws.dff, g.fcOutW, g.fcOutB, dres, a.gelu, w.fcOutW, n, F, D, false)
 		engine.MulInto(ws.dff, ws.dff, a.geluGrad)
-		engine.LinearBackward(ws.dln, g.fcInW, g.fcInB, ws.dff, a.ln2, w.fcInW, n, D, F, false)
 		if c.UseParallelResidual {
 			// LN2 read the block input: its gradient joins LN1's below, after
 			// the attention branch has read dres (the gradient of x_{l+1}).
-			copy(ws.dln2, ws.dln)
+			engine.LinearBackward(ws.dln2, g.fcInW, g.fcInB, ws.dff, a.ln2, w.fcInW, n, D, F, false)
 		} else {
+			engine.LinearBackward(ws.dln, g.fcInW, g.fcInB, ws.dff, a.ln2, w.fcInW, n, D, F, false)
 			engine.LayerNormBackward(dres, g.ln2W, g.ln2B, ws.dln, a.resMid, a.ln2Mean, a.ln2Rstd, w.ln2W, n, D)
 		}
 		engine.LinearBackward(ws.datt, g.oW, g.oB, dres, a.att, w.oW, n, D, D, false)

@@ -198,7 +198,7 @@ func (c Config) isHF() bool { return c.ModelType == TypeGPT2 || c.ModelType == T
 // IndexFile lists the shards of a sharded checkpoint.
 const IndexFile = "model.safetensors.index.json"
 
-// hfTensorsOf reads the weight files of dir: model.safetensors, or every
+// readWeightFiles reads the weight files of dir: model.safetensors, or every
 // shard named in model.safetensors.index.json. It returns name → tensor and
 // name → file (for messages).
 func readWeightFiles(dir string) (map[string]ckpt.Tensor, map[string]string, error) {
