@@ -366,7 +366,7 @@ func (m *Model) scalarHeadForward(ws *workspace) error {
 		}
 		switch m.cfg.ScalarReadout {
 		case "last":
-			o.Readout[i] = float64(ws.scores[i*T+L-1])
+			o.Readout[i] = float64(ws.scores[i*T+m.lastNonPad(ws, i)])
 		case "sum", "mean":
 			var s float64
 			for t := P; t < L; t++ {
@@ -379,6 +379,20 @@ func (m *Model) scalarHeadForward(ws *workspace) error {
 		}
 	}
 	return nil
+}
+
+// lastNonPad is the position the "last" readout scores in row i: the last
+// token that is not pad_token_id, as Hugging Face's sequence classifiers
+// read it (with GPT-2's pad = EOS that is the token before a final EOS); the
+// first token when every token is PAD.
+func (m *Model) lastNonPad(ws *workspace, i int) int {
+	t := ws.lens[i] - 1
+	if pad := int32(m.cfg.PadTokenID); pad >= 0 {
+		for t > 0 && ws.tokens[i*ws.T+t] == pad {
+			t--
+		}
+	}
+	return t
 }
 
 // rotary is the model's rotary embedding (Dims 0, a no-op, for learned
@@ -500,7 +514,7 @@ func (m *Model) BackwardScalar(dReadout []float64, dScores []float32) error {
 		g := float32(dReadout[i])
 		switch m.cfg.ScalarReadout {
 		case "last":
-			ds[i*T+L-1] += g
+			ds[i*T+m.lastNonPad(ws, i)] += g
 		case "sum", "mean":
 			if m.cfg.ScalarReadout == "mean" {
 				g = float32(dReadout[i] / float64(L-P))

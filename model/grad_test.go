@@ -237,7 +237,10 @@ func TestGradRewardModel(t *testing.T) {
 				m := newRandomModel(t, c, 3)
 				b := testBatch()
 				b.PromptLen[3] = 1 // "mean" needs a response in every sequence
-				pairs := [][2]int{{0, 1}, {2, 3}, {1, 2}}
+				// A row ending in PAD: "last" reads the last non-pad token.
+				b.Tokens = append(b.Tokens, []int32{2, 3, int32(c.PadTokenID), int32(c.PadTokenID)})
+				b.PromptLen = append(b.PromptLen, 1)
+				pairs := [][2]int{{0, 1}, {2, 3}, {1, 2}, {4, 0}}
 				var out *Output
 				logSigmoid := func(x float64) float64 { return -math.Log1p(math.Exp(-x)) }
 				loss := func() float64 {

@@ -36,6 +36,7 @@ SEQS = [  # (prompt, completion) token ids
     ([9], [8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12]),
     ([20, 21, 22, 23, 24, 25], [26]),
     ([30, 31], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 10, 13, 14, 15, 16, 17, 18, 19, 29, 28]),
+    ([5, 6, 7], [8, 49, 49]),  # ends in GPT-2's pad id: a classifier scores the last non-pad token
 ]
 
 # ---------------------------------------------------------------- safetensors
@@ -176,8 +177,11 @@ def evaluate(cfg, w):
     for prompt, completion in SEQS:
         ids = prompt + completion
         h, head = hidden(cfg, w, torch.tensor(ids))
-        if scalar:  # score at the last (non-pad) token; no bias
-            out.append({"tokens": ids, "prompt_len": len(prompt), "score": float((h[-1] @ w["score.weight"].T)[0])})
+        if scalar:  # score at the last token that is not pad_token_id (transformers' rule); no bias
+            last, pad = len(ids) - 1, cfg.get("pad_token_id")
+            while pad is not None and last > 0 and ids[last] == pad:
+                last -= 1
+            out.append({"tokens": ids, "prompt_len": len(prompt), "score": float((h[last] @ w["score.weight"].T)[0])})
             continue
         logits = h @ head.T
         logp = torch.log_softmax(logits.double(), -1)
