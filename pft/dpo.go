@@ -49,11 +49,12 @@ const (
 	DPOIPO     = "ipo"
 )
 
-// DPOConfig holds the DPO hyper-parameters (TRL DPOConfig names).
+// DPOConfig holds the DPO hyper-parameters (TRL DPOConfig names): the loss's
+// own settings, and the part of DPOTrainConfig every DPO-family trainer shares.
 type DPOConfig struct {
-	Beta           float64 // β > 0; TRL default 0.1, the paper uses 0.05
-	LossType       string  // DPOSigmoid (default when empty) or DPOIPO
-	LabelSmoothing float64 // ε ∈ [0, 0.5), sigmoid only; 0 is plain DPO
+	Beta           float64 `json:"beta" help:"β, strength of the KL regularisation to the reference (paper: 0.05)"` // β > 0; TRL default 0.1
+	LossType       string  `json:"loss_type" help:"sigmoid (DPO) or ipo"`                                           // DPOSigmoid (default when empty) or DPOIPO
+	LabelSmoothing float64 `json:"label_smoothing" help:"cDPO label-flip probability ε (sigmoid only)"`             // ε ∈ [0, 0.5); 0 is plain DPO
 }
 
 // PreferenceBatch holds the sequence log-probs of n preference pairs. Log-probs
@@ -215,10 +216,8 @@ func DPOImplicitReward(beta float64, logp, refLogp []float64) ([]float64, error)
 // DPOTrainConfig is `roads dpo`'s configuration (TRL DPOConfig names).
 type DPOTrainConfig struct {
 	TrainArgs
-	Inputs         `flag:"-"` // bound per command (their help differs)
-	Beta           float64    `json:"beta" help:"β, strength of the KL regularisation to the reference (paper: 0.05)"`
-	LossType       string     `json:"loss_type" help:"sigmoid (DPO) or ipo"`                               // sigmoid or ipo
-	LabelSmoothing float64    `json:"label_smoothing" help:"cDPO label-flip probability ε (sigmoid only)"` // cDPO ε (sigmoid only)
+	Inputs `flag:"-"` // bound per command (their help differs)
+	DPOConfig
 	Truncation
 }
 
@@ -231,11 +230,7 @@ const DefaultDPOBeta = 0.05
 func DefaultDPOTrainConfig() DPOTrainConfig {
 	a := DefaultTrainArgs()
 	a.LearningRate = 1e-4
-	return DPOTrainConfig{TrainArgs: a, Beta: DefaultDPOBeta, LossType: DPOSigmoid}
-}
-
-func (c DPOTrainConfig) loss() DPOConfig {
-	return DPOConfig{Beta: c.Beta, LossType: c.LossType, LabelSmoothing: c.LabelSmoothing}
+	return DPOTrainConfig{TrainArgs: a, DPOConfig: DPOConfig{Beta: DefaultDPOBeta, LossType: DPOSigmoid}}
 }
 
 // refLogps are the cached reference log-probs of a dataset.
@@ -266,7 +261,7 @@ func TrainDPO(cfg DPOTrainConfig, policy, ref *model.Model, pairs []PreferencePa
 // training_config.json records, first (optional) is logged once as a step-0
 // line of a fresh run.
 func trainDPO(kind string, cfg DPOTrainConfig, resolved any, policy, ref *model.Model, pairs []PreferencePair, env Env, first Metrics) error {
-	if _, err := DPOLoss(cfg.loss(), PreferenceBatch{Chosen: []float64{0}, Rejected: []float64{0}, RefChosen: []float64{0}, RefRejected: []float64{0},
+	if _, err := DPOLoss(cfg.DPOConfig, PreferenceBatch{Chosen: []float64{0}, Rejected: []float64{0}, RefChosen: []float64{0}, RefRejected: []float64{0},
 		ChosenTokens: []int{1}, RejectedTokens: []int{1}}); err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}
@@ -313,7 +308,7 @@ func trainDPO(kind string, cfg DPOTrainConfig, resolved any, policy, ref *model.
 			batch[b], refC[b], refR[b] = pairs[i], cache.Chosen[i], cache.Rejected[i]
 		}
 		policy.ZeroGrad()
-		loss, err := dpoStep(cfg.loss(), policy, batch, refC, refR)
+		loss, err := dpoStep(cfg.DPOConfig, policy, batch, refC, refR)
 		if err != nil {
 			return r.lossError(err)
 		}

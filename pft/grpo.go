@@ -63,12 +63,13 @@ const grpoStdEps = 1e-4
 
 // GRPOConfig holds the GRPO loss hyper-parameters (TRL GRPOConfig names).
 type GRPOConfig struct {
-	Beta                float64 // β ≥ 0, k3 KL coefficient in the loss (TRL default 0)
-	Epsilon             float64 // ε_low > 0 (TRL default 0.2)
-	EpsilonHigh         float64 // ε_high; 0 means equal to Epsilon (TRL: None)
-	LossType            string  // "dapo" (default when empty), "bnpo", "grpo", "dr_grpo"
-	MaxCompletionLength int     // L_max, needed by dr_grpo
-	NumItemsInBatch     int     // dapo's N_global; 0 means this batch's token count
+	Beta        float64 `json:"beta" help:"coefficient of the per-token k3 KL term in the loss"` // β ≥ 0 (TRL default 0)
+	Epsilon     float64 `json:"epsilon" help:"lower clip range of the ratio"`                    // ε_low > 0 (TRL default 0.2)
+	EpsilonHigh float64 `json:"epsilon_high" help:"upper clip range (0: --epsilon)"`             // ε_high; 0 means Epsilon (TRL: None)
+	LossType    string  `json:"loss_type" help:"dapo, bnpo, grpo or dr_grpo"`                    // "dapo" (default when empty), "bnpo", "grpo", "dr_grpo"
+	// Set per batch by the trainer, not configured:
+	MaxCompletionLength int `json:"-" flag:"-"` // L_max, needed by dr_grpo
+	NumItemsInBatch     int `json:"-" flag:"-"` // dapo's N_global; 0 means this batch's token count
 }
 
 // DefaultGRPOConfig returns TRL's defaults: β = 0, ε = 0.2, loss_type dapo.
@@ -286,21 +287,18 @@ func GRPOLoss(cfg GRPOConfig, b GRPOBatch) (TokenLoss, error) {
 // GRPOTrainConfig is `roads grpo`'s configuration (TRL GRPOConfig names).
 type GRPOTrainConfig struct {
 	TrainArgs
-	Inputs            `flag:"-"` // bound per command (their help differs)
-	NumGenerations    int        `json:"num_generations" help:"samples per prompt (per_device_train_batch_size counts completions and must be a multiple)"`
-	Beta              float64    `json:"beta" help:"coefficient of the per-token k3 KL term in the loss"`
-	Epsilon           float64    `json:"epsilon" help:"lower clip range of the ratio"`
-	EpsilonHigh       float64    `json:"epsilon_high" help:"upper clip range (0: --epsilon)"` // 0: same as epsilon
-	LossType          string     `json:"loss_type" help:"dapo, bnpo, grpo or dr_grpo"`        // dapo, bnpo, grpo, dr_grpo
-	ScaleRewards      string     `json:"scale_rewards" help:"group, batch or none"`
-	MissingEOSPenalty float64    `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
+	Inputs `flag:"-"` // bound per command (their help differs)
+	GRPOConfig
+	NumGenerations    int     `json:"num_generations" help:"samples per prompt (per_device_train_batch_size counts completions and must be a multiple)"`
+	ScaleRewards      string  `json:"scale_rewards" help:"group, batch or none"`
+	MissingEOSPenalty float64 `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
 }
 
 // DefaultGRPOTrainConfig: 4 generations, β = 0.05, ε = 0.2, dapo, group scaling, lr 1e-4.
 func DefaultGRPOTrainConfig() GRPOTrainConfig {
 	a := DefaultTrainArgs()
 	a.LearningRate = 1e-4
-	return GRPOTrainConfig{TrainArgs: a, NumGenerations: 4, Beta: DefaultDPOBeta, Epsilon: 0.2, LossType: GRPOLossDAPO, ScaleRewards: ScaleGroup}
+	return GRPOTrainConfig{TrainArgs: a, GRPOConfig: GRPOConfig{Beta: DefaultDPOBeta, Epsilon: 0.2, LossType: GRPOLossDAPO}, NumGenerations: 4, ScaleRewards: ScaleGroup}
 }
 
 // TrainGRPO trains policy against verifier v with the k3 KL term to ref on
@@ -310,7 +308,7 @@ func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 		return fmt.Errorf("grpo"+": %w", err)
 	}
 	const what = "grpo"
-	lossCfg := GRPOConfig{Beta: cfg.Beta, Epsilon: cfg.Epsilon, EpsilonHigh: cfg.EpsilonHigh, LossType: cfg.LossType}
+	lossCfg := cfg.GRPOConfig
 	if env.Task != nil {
 		lossCfg.MaxCompletionLength = env.Task.Horizon() + 1 // EOS included
 	}

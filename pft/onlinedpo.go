@@ -357,7 +357,7 @@ func completionText(tk tok.Tokenizer, ids []int32) string {
 
 func trainOnlineDPOIterative(cfg OnlineDPOConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
 	const what = "online-dpo"
-	if _, err := DPOLoss(cfg.loss(), PreferenceBatch{Chosen: []float64{0}, Rejected: []float64{0}, RefChosen: []float64{0}, RefRejected: []float64{0},
+	if _, err := DPOLoss(cfg.DPOConfig, PreferenceBatch{Chosen: []float64{0}, Rejected: []float64{0}, RefChosen: []float64{0}, RefRejected: []float64{0},
 		ChosenTokens: []int{1}, RejectedTokens: []int{1}}); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -401,7 +401,7 @@ func trainOnlineDPOIterative(cfg OnlineDPOConfig, policy, ref *model.Model, v Ve
 		}
 		n := len(pairs)
 		policy.ZeroGrad()
-		loss, err := dpoStep(cfg.loss(), policy, pairs, refScores.Value[:n], refScores.Value[n:])
+		loss, err := dpoStep(cfg.DPOConfig, policy, pairs, refScores.Value[:n], refScores.Value[n:])
 		if err != nil {
 			return r.lossError(err)
 		}

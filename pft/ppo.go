@@ -43,13 +43,13 @@ import (
 // PPOConfig holds PPO's hyper-parameters (TRL PPOConfig names and defaults via
 // DefaultPPOConfig).
 type PPOConfig struct {
-	KLCoef            float64 // β ≥ 0, per-token k1 penalty in the reward (TRL kl_coef, 0.05)
-	MissingEOSPenalty float64 // subtracted from the score without EOS; 0 = off
-	Gamma             float64 // γ ∈ [0, 1] (TRL 1.0)
-	Lambda            float64 // λ ∈ [0, 1] (TRL lam, 0.95)
-	ClipRange         float64 // ε > 0 (TRL cliprange, 0.2)
-	ClipRangeValue    float64 // ε_v > 0 (TRL cliprange_value, 0.2)
-	VFCoef            float64 // c_v ≥ 0 (TRL vf_coef, 0.1)
+	KLCoef            float64 `json:"kl_coef" help:"β of the per-token k1 KL penalty in the reward"`                      // β ≥ 0 (TRL 0.05)
+	MissingEOSPenalty float64 `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"` // 0 = off
+	Gamma             float64 `json:"gamma" help:"discount γ"`                                                            // γ ∈ [0, 1] (TRL 1.0)
+	Lambda            float64 `json:"lam" help:"GAE λ"`                                                                   // λ ∈ [0, 1] (TRL 0.95)
+	ClipRange         float64 `json:"cliprange" help:"policy ratio clip range ε"`                                         // ε > 0 (TRL 0.2)
+	ClipRangeValue    float64 `json:"cliprange_value" help:"value clip range"`                                            // ε_v > 0 (TRL 0.2)
+	VFCoef            float64 `json:"vf_coef" help:"value loss coefficient"`                                              // c_v ≥ 0 (TRL 0.1)
 }
 
 // DefaultPPOConfig returns TRL's PPO defaults.
@@ -368,17 +368,11 @@ func (cfg PPOConfig) validate(what string) error {
 // PPOTrainConfig is `roads ppo`'s configuration (TRL PPOConfig names).
 type PPOTrainConfig struct {
 	TrainArgs
-	Inputs            `flag:"-"` // bound per command (their help differs)
-	KLCoef            float64    `json:"kl_coef" help:"β of the per-token k1 KL penalty in the reward"` // β of the k1 penalty in the reward
-	Gamma             float64    `json:"gamma" help:"discount γ"`
-	Lam               float64    `json:"lam" help:"GAE λ"`
-	ClipRange         float64    `json:"cliprange" help:"policy ratio clip range ε"`
-	ClipRangeValue    float64    `json:"cliprange_value" help:"value clip range"`
-	VFCoef            float64    `json:"vf_coef" help:"value loss coefficient"`
-	NumPPOEpochs      int        `json:"num_ppo_epochs" help:"passes over each rollout"`
-	NumMiniBatches    int        `json:"num_mini_batches" help:"minibatches per pass (one optimiser update each)"`
-	MissingEOSPenalty float64    `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
-	ValueModelInit    string     `json:"value_model_init,omitempty" flag:"-"` // "reward_model" or "policy" (set by NewValueModel's caller)
+	Inputs `flag:"-"` // bound per command (their help differs)
+	PPOConfig
+	NumPPOEpochs   int    `json:"num_ppo_epochs" help:"passes over each rollout"`
+	NumMiniBatches int    `json:"num_mini_batches" help:"minibatches per pass (one optimiser update each)"`
+	ValueModelInit string `json:"value_model_init,omitempty" flag:"-"` // "reward_model" or "policy" (set by NewValueModel's caller)
 }
 
 // DefaultPPOTrainConfig: TRL's PPO defaults (γ 1, λ 0.95, clip 0.2, vf_coef
@@ -387,14 +381,7 @@ type PPOTrainConfig struct {
 func DefaultPPOTrainConfig() PPOTrainConfig {
 	a := DefaultTrainArgs()
 	a.LearningRate = 1e-4
-	d := DefaultPPOConfig()
-	return PPOTrainConfig{TrainArgs: a, KLCoef: d.KLCoef, Gamma: d.Gamma, Lam: d.Lambda, ClipRange: d.ClipRange,
-		ClipRangeValue: d.ClipRangeValue, VFCoef: d.VFCoef, NumPPOEpochs: 4, NumMiniBatches: 1}
-}
-
-func (c PPOTrainConfig) loss() PPOConfig {
-	return PPOConfig{KLCoef: c.KLCoef, MissingEOSPenalty: c.MissingEOSPenalty, Gamma: c.Gamma, Lambda: c.Lam,
-		ClipRange: c.ClipRange, ClipRangeValue: c.ClipRangeValue, VFCoef: c.VFCoef}
+	return PPOTrainConfig{TrainArgs: a, PPOConfig: DefaultPPOConfig(), NumPPOEpochs: 4, NumMiniBatches: 1}
 }
 
 // NewValueModel returns a trainable value model for PPO and says how it was
@@ -451,7 +438,7 @@ func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, p
 		return fmt.Errorf("ppo"+": %w", err)
 	}
 	const what = "ppo"
-	lossCfg := cfg.loss()
+	lossCfg := cfg.PPOConfig
 	if err := lossCfg.validate(what); err != nil {
 		return err
 	}

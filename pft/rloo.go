@@ -38,10 +38,10 @@ import (
 
 // RLOOConfig holds the RLOO hyper-parameters (TRL names).
 type RLOOConfig struct {
-	NumGenerations      int     // k ≥ 2 samples per prompt (TRL num_generations; rloo_k before 0.22)
-	Beta                float64 // β ≥ 0, KL coefficient in the reward (TRL beta; kl_coef before 0.22)
-	MissingEOSPenalty   float64 // subtracted from the score of completions without EOS; 0 = off
-	NormalizeAdvantages bool    // standardise advantages over the batch
+	NumGenerations      int     `json:"num_generations" help:"samples per prompt k (per_device_train_batch_size counts completions and must be a multiple)"` // k ≥ 2 (TRL num_generations; rloo_k before 0.22)
+	Beta                float64 `json:"beta" help:"KL coefficient β: R = score − β Σ_t (log π − log π_ref)"`                                                 // β ≥ 0 (TRL beta; kl_coef before 0.22)
+	MissingEOSPenalty   float64 `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`                                  // 0 = off
+	NormalizeAdvantages bool    `json:"normalize_advantages" help:"standardise the advantages over the batch"`
 }
 
 // RLOORollout is what sampling produced: scores and per-token log-probs of the
@@ -222,12 +222,9 @@ func RLOOLoss(logp, oldLogp, advantages []float64, clipRange float64) (SequenceL
 // RLOOTrainConfig is `roads rloo`'s configuration.
 type RLOOTrainConfig struct {
 	TrainArgs
-	Inputs              `flag:"-"` // bound per command (their help differs)
-	NumGenerations      int        `json:"num_generations" help:"samples per prompt k (per_device_train_batch_size counts completions and must be a multiple)"`
-	Beta                float64    `json:"beta" help:"KL coefficient β: R = score − β Σ_t (log π − log π_ref)"`
-	MissingEOSPenalty   float64    `json:"missing_eos_penalty" help:"subtracted from the score of samples cut off before EOS"`
-	NormalizeAdvantages bool       `json:"normalize_advantages" help:"standardise the advantages over the batch"`
-	Epsilon             float64    `json:"epsilon" help:"clip range of the probability ratio"` // clip range of the ratio (inactive with one update per rollout)
+	Inputs `flag:"-"` // bound per command (their help differs)
+	RLOOConfig
+	Epsilon float64 `json:"epsilon" help:"clip range of the probability ratio"` // inactive with one update per rollout
 }
 
 // DefaultRLOOTrainConfig: k = 4, β = 0.05 (the paper's DPO β, for like-for-like
@@ -235,7 +232,7 @@ type RLOOTrainConfig struct {
 func DefaultRLOOTrainConfig() RLOOTrainConfig {
 	a := DefaultTrainArgs()
 	a.LearningRate = 1e-4
-	return RLOOTrainConfig{TrainArgs: a, NumGenerations: 4, Beta: DefaultDPOBeta, Epsilon: 0.2}
+	return RLOOTrainConfig{TrainArgs: a, RLOOConfig: RLOOConfig{NumGenerations: 4, Beta: DefaultDPOBeta}, Epsilon: 0.2}
 }
 
 // TrainRLOO trains policy against verifier v with a KL penalty to ref on the
@@ -245,7 +242,7 @@ func TrainRLOO(cfg RLOOTrainConfig, policy, ref *model.Model, v Verifier, prompt
 		return fmt.Errorf("rloo"+": %w", err)
 	}
 	const what = "rloo"
-	advCfg := RLOOConfig{NumGenerations: cfg.NumGenerations, Beta: cfg.Beta, MissingEOSPenalty: cfg.MissingEOSPenalty, NormalizeAdvantages: cfg.NormalizeAdvantages}
+	advCfg := cfg.RLOOConfig
 	if cfg.NumGenerations < 2 {
 		return fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, cfg.NumGenerations)
 	}

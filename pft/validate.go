@@ -118,9 +118,7 @@ func (c PPOTrainConfig) Validate() error {
 	if err := c.TrainArgs.Validate(); err != nil {
 		return err
 	}
-	loss := PPOConfig{KLCoef: c.KLCoef, MissingEOSPenalty: c.MissingEOSPenalty, Gamma: c.Gamma, Lambda: c.Lam,
-		ClipRange: c.ClipRange, ClipRangeValue: c.ClipRangeValue, VFCoef: c.VFCoef}
-	if err := loss.validate("ppo"); err != nil {
+	if err := c.PPOConfig.validate("ppo"); err != nil {
 		return err
 	}
 	var k checks
