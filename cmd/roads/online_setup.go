@@ -4,8 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 
 	"roads/data"
@@ -14,10 +12,6 @@ import (
 	"roads/task"
 	"roads/tok"
 )
-
-func init() {
-	register("online-dpo", "online DPO: pairs of the policy's samples ranked by a verifier (one_round as the paper, or iterative)", runOnlineDPO)
-}
 
 // onlineCLI holds the flags every online trainer shares besides its config.
 type onlineCLI struct {
@@ -96,31 +90,4 @@ func setupOnline(in *pft.Inputs, o *onlineCLI, seed uint64) (*onlineSetup, error
 	env := pft.Env{Tokenizer: tk, Progress: os.Stderr}
 	setTaskEnv(&env, t, o.eval.samplePrompts)
 	return &onlineSetup{task: t, policy: policy, ref: ref, tk: tk, verifier: v, prompts: prompts, env: env}, nil
-}
-
-func runOnlineDPO(args []string, stdout io.Writer) error {
-	cfg := pft.DefaultOnlineDPOConfig()
-	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
-		return err
-	}
-	fs := newFlags("online-dpo")
-	addConfigFlags(fs, &cfg, "max_length", "max_prompt_length") // online samples fit the context by construction
-	var o onlineCLI
-	addOnlineInputFlags(fs, &cfg.Inputs, &o)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil { // every setting, before any model or data is read
-		return fmt.Errorf("online-dpo: %w", err)
-	}
-	st, err := setupOnline(&cfg.Inputs, &o, cfg.Seed)
-	if err != nil {
-		return err
-	}
-	slog.Info("online-dpo", "mode", cfg.Mode, "prompts", len(st.prompts), "verifier", fmt.Sprint(st.verifier), "output_dir", cfg.OutputDir)
-	if err := pft.TrainOnlineDPO(cfg, st.policy, st.ref, st.verifier, st.prompts, st.env); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "online-dpo (%s): model written to %s\n", cfg.Mode, cfg.OutputDir)
-	return o.eval.report(stdout, cfg.OutputDir, st.policy, st.ref, st.task, cfg.Seed)
 }
