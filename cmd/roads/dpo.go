@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,16 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 
-	"roads/chat"
 	"roads/ckpt"
 	"roads/data"
 	"roads/eval"
 	"roads/model"
 	"roads/pft"
 	"roads/task"
-	"roads/tok"
 )
 
 func init() {
@@ -83,50 +79,6 @@ func runDPO(args []string, stdout io.Writer) error {
 // Helpers shared by the preference fine-tuning commands (dpo, rm, online-dpo,
 // rloo, ppo, grpo, bon).
 
-// loadModel reads a model directory for training.
-func loadModel(dir string) (*model.Model, tok.Tokenizer, error) {
-	m, tk, err := model.LoadDir(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", dir, err)
-	}
-	return m, tk, nil
-}
-
-// loadPolicyAndRef loads the policy to train and its frozen reference
-// (refDir, or a frozen copy of the policy when refDir is empty).
-func loadPolicyAndRef(dir, refDir string) (policy, ref *model.Model, tk tok.Tokenizer, err error) {
-	if policy, tk, err = loadModel(dir); err != nil {
-		return nil, nil, nil, err
-	}
-	if policy.Config().Head != "lm" {
-		return nil, nil, nil, fmt.Errorf("model %s has a %q head; a policy needs an LM head", dir, policy.Config().Head)
-	}
-	if refDir == "" || refDir == dir {
-		ref = policy.Clone()
-	} else if ref, _, err = loadModel(refDir); err != nil {
-		return nil, nil, nil, err
-	}
-	ref.Freeze()
-	return policy, ref, tk, nil
-}
-
-// resolveTask loads in.Task (nil when empty) and records its resolved config.
-func resolveTask(in *pft.Inputs) (*task.Task, error) {
-	if in.Task == "" {
-		return nil, nil
-	}
-	t, err := task.Load(in.Task)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := json.Marshal(t.Config())
-	if err != nil {
-		return nil, err
-	}
-	in.TaskConfig = raw
-	return t, nil
-}
-
 // setTaskEnv sets env.Task (only for a non-nil task, so the interface stays
 // nil otherwise) and the prompts sampled at every checkpoint: the first n of
 // the task's test split, stream 0.
@@ -138,69 +90,6 @@ func setTaskEnv(env *pft.Env, t *task.Task, n int) {
 	if n > 0 {
 		env.SamplePrompts = t.Prompts(task.Test, 0, n)
 	}
-}
-
-// readPairs reads preference JSONL and tokenises it (completions without EOS).
-func readPairs(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.PreferencePair, error) {
-	rows, err := readPreferenceRows(path, keys, tk)
-	if err != nil {
-		return nil, err
-	}
-	pairs := make([]pft.PreferencePair, len(rows))
-	var identical []int // 1-based rows whose two sides are the same tokens
-	for i, r := range rows {
-		var p pft.PreferencePair
-		for _, f := range []struct {
-			name string
-			text string
-			dst  *[]int32
-		}{{"prompt", r.Prompt, &p.Prompt}, {"chosen", r.Chosen, &p.Chosen}, {"rejected", r.Rejected, &p.Rejected}} {
-			if *f.dst, err = tk.Encode(f.text); err != nil {
-				return nil, fmt.Errorf("%s: row %d: field %q: %w", path, i+1, f.name, err)
-			}
-		}
-		pairs[i] = p
-		if slices.Equal(p.Chosen, p.Rejected) {
-			identical = append(identical, i+1)
-		}
-	}
-	switch {
-	case len(identical) == len(pairs):
-		return nil, fmt.Errorf("%s: every one of the %d rows has chosen == rejected (after tokenisation): a preference loss learns nothing from them", path, len(pairs))
-	case len(identical) > 0:
-		slog.Warn("preference rows with chosen == rejected carry no preference", "file", path, "rows", len(identical), "of", len(pairs), "first_line", identical[0])
-	}
-	return pairs, nil
-}
-
-// readPreferenceRows reads preference JSONL in TRL's standard format, or in
-// its conversational format (message lists), which the tokenizer's chat
-// template (ChatML when it has none) turns into text.
-func readPreferenceRows(path string, keys data.Keys, tk tok.Tokenizer) ([]data.Preference, error) {
-	rows, conv, err := data.ReadAnyPreferences(path, keys)
-	if err != nil || conv == nil {
-		return rows, err
-	}
-	tpl, err := chatTemplateOf(tk)
-	if err != nil {
-		return nil, err
-	}
-	rows = make([]data.Preference, len(conv))
-	for i, c := range conv {
-		if rows[i], err = tpl.Preference(c); err != nil {
-			return nil, err
-		}
-	}
-	return rows, nil
-}
-
-// chatTemplateOf is the tokenizer's chat template, or ChatML.
-func chatTemplateOf(tk tok.Tokenizer) (*chat.Template, error) {
-	src := ""
-	if ct, ok := tk.(tok.ChatTemplater); ok {
-		src = ct.ChatTemplate()
-	}
-	return chat.New(src)
 }
 
 // evalFlags are the optional gold evaluation every policy trainer offers.
