@@ -93,3 +93,38 @@ func TestImportedHFModelsFineTuneEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// An HF GPT-2 directory with GPT-2's real tokenizer.json (byte-level BPE,
+// 50,257 ids; tok/testdata/gpt2) samples, fine-tunes and scores English text.
+func TestHFGPT2WithRealTokenizer(t *testing.T) {
+	tk, err := loadTokenizerFile(filepath.Join("..", "..", "tok", "testdata", "gpt2", "tokenizer.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	at := func(name string) string { return filepath.Join(dir, name) }
+	mc := model.NewConfig(tk.VocabSize(), 64, 16, 1, 2)
+	mc.ModelType, mc.HeadBias, mc.TieWordEmbeddings = model.TypeGPT2, false, true
+	mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+	m, err := model.New(mc, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.SaveDir(at("gpt2"), m, tk); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, runSample, "--model", at("gpt2"), "--prompt", "Hello, world", "--max_new_tokens", "4"); !strings.Contains(out, "log π") {
+		t.Fatalf("sample: %q", out)
+	}
+	rows := strings.Repeat(`{"prompt": "The cat", "completion": " sat on the mat."}`+"\n", 8)
+	writeFile(t, at("sft.jsonl"), rows)
+	mustRun(t, runSFT, "--model", at("gpt2"), "--data", at("sft.jsonl"), "--output_dir", at("run"), "--max_steps", "2", "--per_device_train_batch_size", "4", "--disable_tqdm")
+	back, btk, err := model.LoadDir(at("run"))
+	if err != nil || btk == nil || back.Config().ModelType != model.TypeGPT2 || btk.VocabSize() != 50257 {
+		t.Fatalf("fine-tuned directory: %v (tokenizer %v)", err, btk != nil)
+	}
+	writeFile(t, at("prefs.jsonl"), `{"prompt": "The cat", "chosen": " sat on the mat.", "rejected": " mat the on sat."}`+"\n")
+	if out := mustRun(t, runScore, "--model", at("run"), "--ref", at("gpt2"), "--data", at("prefs.jsonl")); !strings.Contains(out, `"implicit_reward_margin"`) {
+		t.Fatalf("score: %.300s", out)
+	}
+}
