@@ -368,24 +368,21 @@ func TestShardsPartitionTheGrid(t *testing.T) {
 	}
 }
 
-func TestConcurrentShardsShareArtifacts(t *testing.T) {
-	clean := t.TempDir()
-	if _, err := runToy(t, clean, newFake(), Options{}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	f := newFake()
+// runConcurrently runs n runners of the toy grid over dir at once, each its
+// own "process" (its own Artifacts over the shared directory), runner i with
+// opts(i), and fails the test on any runner's error.
+func runConcurrently(t *testing.T, dir string, f *fakeMethod, n int, opts func(i int) Options) []*Summary {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range 3 {
+	sums, errs := make([]*Summary, n), make([]error, n)
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Each shard is its own "process": its own Artifacts over the
-			// shared directory.
-			art := NewArtifacts(filepath.Join(dir, "_artifacts"))
-			art.Poll = time.Millisecond
-			_, errs[i] = runToy(t, dir, f, Options{Shard: Shard{Index: i, Count: 3}, Artifacts: art})
+			o := opts(i)
+			o.Artifacts = NewArtifacts(filepath.Join(dir, "_artifacts"))
+			o.Artifacts.Poll = time.Millisecond
+			sums[i], errs[i] = runToy(t, dir, f, o)
 		}()
 	}
 	wg.Wait()
@@ -394,6 +391,17 @@ func TestConcurrentShardsShareArtifacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return sums
+}
+
+func TestConcurrentShardsShareArtifacts(t *testing.T) {
+	clean := t.TempDir()
+	if _, err := runToy(t, clean, newFake(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := newFake()
+	runConcurrently(t, dir, f, 3, func(i int) Options { return Options{Shard: Shard{Index: i, Count: 3}} })
 	if got := f.builds.Load(); got != 6 {
 		t.Fatalf("%d artefact builds across 3 concurrent shards, want 6", got)
 	}
@@ -625,25 +633,9 @@ func TestConcurrentRunnersNeverRunACellTwice(t *testing.T) {
 	}
 	dir := t.TempDir()
 	f := newFake()
-	var wg sync.WaitGroup
-	sums := make([]*Summary, 3)
-	errs := make([]error, 3)
-	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			art := NewArtifacts(filepath.Join(dir, "_artifacts"))
-			art.Poll = time.Millisecond
-			sums[i], errs[i] = runToy(t, dir, f, Options{Artifacts: art})
-		}()
-	}
-	wg.Wait()
+	sums := runConcurrently(t, dir, f, 3, func(int) Options { return Options{} })
 	ran := 0
-	for i, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := sums[i]
+	for i, s := range sums {
 		if s.Ran+s.Done+len(s.Busy) != 18 {
 			t.Fatalf("runner %d: ran %d + done %d + busy %d ≠ 18", i, s.Ran, s.Done, len(s.Busy))
 		}
