@@ -245,7 +245,7 @@ type refLogps struct {
 // Interrupted runs resume from their last checkpoint.
 func TrainDPO(cfg DPOTrainConfig, policy, ref *model.Model, pairs []PreferencePair, env Env) error {
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("dpo"+": %w", err)
+		return fmt.Errorf("dpo: %w", err)
 	}
 	pairs, cut, err := cfg.Truncation.Apply("dpo", pairs)
 	if err != nil {
@@ -261,10 +261,7 @@ func TrainDPO(cfg DPOTrainConfig, policy, ref *model.Model, pairs []PreferencePa
 // training_config.json records, first (optional) is logged once as a step-0
 // line of a fresh run.
 func trainDPO(kind string, cfg DPOTrainConfig, resolved any, policy, ref *model.Model, pairs []PreferencePair, env Env, first Metrics) error {
-	if _, err := DPOLoss(cfg.DPOConfig, PreferenceBatch{Chosen: []float64{0}, Rejected: []float64{0}, RefChosen: []float64{0}, RefRejected: []float64{0},
-		ChosenTokens: []int{1}, RejectedTokens: []int{1}}); err != nil {
-		return fmt.Errorf("%s: %w", kind, err)
-	}
+	// The settings passed cfg.Validate in TrainDPO / TrainOnlineDPO.
 	if err := checkPairs(kind, pairs, policy); err != nil {
 		return err
 	}

@@ -304,23 +304,13 @@ func DefaultGRPOTrainConfig() GRPOTrainConfig {
 // TrainGRPO trains policy against verifier v with the k3 KL term to ref on
 // the given prompts and writes the run into cfg.OutputDir.
 func TrainGRPO(cfg GRPOTrainConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("grpo"+": %w", err)
-	}
 	const what = "grpo"
+	if err := cfg.Validate(); err != nil { // every setting, before any sampling
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	lossCfg := cfg.GRPOConfig
 	if env.Task != nil {
 		lossCfg.MaxCompletionLength = env.Task.Horizon() + 1 // EOS included
-	}
-	if cfg.NumGenerations < 2 {
-		return fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, cfg.NumGenerations)
-	}
-	// Validate the loss settings before any sampling.
-	if _, err := GRPOLoss(lossCfg, GRPOBatch{Logp: [][]float64{{0}}, RefLogp: [][]float64{{0}}, Advantages: []float64{0}}); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if _, _, err := GRPOAdvantages([]float64{0, 0}, 2, cfg.ScaleRewards); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
 	}
 	perStep, err := checkOnline(what, policy, ref, env, prompts, cfg.PerDeviceTrainBatchSize, cfg.NumGenerations)
 	if err != nil {

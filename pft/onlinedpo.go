@@ -286,18 +286,15 @@ func (o *onlineRound) preferencePairs() []PreferencePair {
 // writes the run into cfg.OutputDir. env.Task is required (sampling mask,
 // horizon, gold health checks).
 func TrainOnlineDPO(cfg OnlineDPOConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("online_dpo"+": %w", err)
-	}
 	const what = "online-dpo"
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	if env.Task == nil {
 		return fmt.Errorf("%s: needs a task (sampling constraints and gold health checks)", what)
 	}
 	if len(prompts) == 0 {
 		return fmt.Errorf("%s: no prompts", what)
-	}
-	if cfg.k() < 2 {
-		return fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, cfg.k())
 	}
 	switch cfg.Mode {
 	case OnlineOneRound:

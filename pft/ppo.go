@@ -434,16 +434,13 @@ func valueGradFlat(out *model.Output, grad [][]float64) []float32 {
 // cfg.OutputDir. per_device_train_batch_size counts prompts (one completion
 // each).
 func TrainPPO(cfg PPOTrainConfig, policy, ref, value *model.Model, v Verifier, prompts [][]int32, env Env) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("ppo"+": %w", err)
-	}
 	const what = "ppo"
-	lossCfg := cfg.PPOConfig
-	if err := lossCfg.validate(what); err != nil {
-		return err
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if cfg.NumPPOEpochs < 1 || cfg.NumMiniBatches < 1 || cfg.NumMiniBatches > cfg.PerDeviceTrainBatchSize {
-		return fmt.Errorf("%s: num_ppo_epochs = %d, num_mini_batches = %d: want ≥ 1, and at most per_device_train_batch_size minibatches", what, cfg.NumPPOEpochs, cfg.NumMiniBatches)
+	lossCfg := cfg.PPOConfig
+	if cfg.NumMiniBatches > cfg.PerDeviceTrainBatchSize {
+		return fmt.Errorf("%s: num_mini_batches = %d: at most per_device_train_batch_size (%d) minibatches", what, cfg.NumMiniBatches, cfg.PerDeviceTrainBatchSize)
 	}
 	if value.Config().Head != "scalar" || value.Config().VocabSize != policy.Config().VocabSize {
 		return fmt.Errorf("%s: the value model needs a scalar head and the policy's vocabulary", what)

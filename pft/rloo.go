@@ -238,17 +238,11 @@ func DefaultRLOOTrainConfig() RLOOTrainConfig {
 // TrainRLOO trains policy against verifier v with a KL penalty to ref on the
 // given prompts and writes the run into cfg.OutputDir.
 func TrainRLOO(cfg RLOOTrainConfig, policy, ref *model.Model, v Verifier, prompts [][]int32, env Env) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("rloo"+": %w", err)
-	}
 	const what = "rloo"
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	advCfg := cfg.RLOOConfig
-	if cfg.NumGenerations < 2 {
-		return fmt.Errorf("%s: num_generations = %d, want ≥ 2", what, cfg.NumGenerations)
-	}
-	if cfg.Beta < 0 || !(cfg.Epsilon > 0) {
-		return fmt.Errorf("%s: beta = %v (want ≥ 0), epsilon = %v (want > 0)", what, cfg.Beta, cfg.Epsilon)
-	}
 	perStep, err := checkOnline(what, policy, ref, env, prompts, cfg.PerDeviceTrainBatchSize, cfg.NumGenerations)
 	if err != nil {
 		return err

@@ -284,7 +284,7 @@ func rmVerifier(kind string, m *model.Model) Verifier {
 // selection), and writes the run into cfg.OutputDir.
 func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []PreferencePair, env Env) (RewardResult, error) {
 	if err := cfg.Validate(); err != nil {
-		return RewardResult{}, fmt.Errorf("rm"+": %w", err)
+		return RewardResult{}, fmt.Errorf("rm: %w", err)
 	}
 	const what = "rm"
 	var err error
@@ -321,12 +321,6 @@ func TrainRewardModel(cfg RewardTrainConfig, rm *model.Model, train, eval []Pref
 	}
 	if (cfg.LoadBestModelAtEnd || cfg.EarlyStoppingPatience > 0) && len(eval) == 0 {
 		return RewardResult{}, fmt.Errorf("%s: load_best_model_at_end and early_stopping_patience need held-out pairs", what)
-	}
-	if cfg.EvalSteps < 0 {
-		return RewardResult{}, fmt.Errorf("%s: eval_steps must not be negative, got %d", what, cfg.EvalSteps)
-	}
-	if cfg.EarlyStoppingPatience < 0 {
-		return RewardResult{}, fmt.Errorf("%s: early_stopping_patience must not be negative, got %d", what, cfg.EarlyStoppingPatience)
 	}
 	evalSteps := cfg.EvalSteps
 	if evalSteps == 0 {

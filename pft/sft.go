@@ -103,7 +103,7 @@ func DefaultSFTConfig() SFTConfig {
 // progress bar (nil for none).
 func TrainSFT(cfg SFTConfig, policy *model.Model, tk tok.Tokenizer, train []SFTExample, progress io.Writer) error {
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("sft"+": %w", err)
+		return fmt.Errorf("sft: %w", err)
 	}
 	if len(train) == 0 {
 		return errors.New("sft: no training examples")
