@@ -77,3 +77,28 @@ func TestBenchHelpers(t *testing.T) {
 		t.Fatal("prompt + new tokens beyond n_positions accepted")
 	}
 }
+
+// BenchmarkTrainStepGPT2Small is `roads bench --gpt2_small`'s training step
+// (d768, 12 layers, 12 heads, vocab 50,257, context 256, batch 8; 5.5 GB):
+//
+//	go test ./model -run '^$' -bench GPT2Small -benchtime 3x -cpuprofile cpu.out
+func BenchmarkTrainStepGPT2Small(b *testing.B) {
+	tb, err := newTrainBench(NewConfig(50257, 256, 768, 12, 12), 8, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tb.nextBatch()
+	if _, err := tb.step(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		tb.nextBatch()
+		b.StartTimer()
+		if _, err := tb.step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(8*256*b.N)/b.Elapsed().Seconds(), "tok/s")
+}

@@ -37,6 +37,25 @@ const (
 // this machine's 2048-row and 2048-K shapes, in place wins up to ~1000 rows.
 const inPlaceRows = 512
 
+// inPlaceMaxLd: op(B) = B is packed, whatever the task's height, when its
+// rows are at least this many floats apart: each k row of an in-place strip
+// is then on a new page (and at 3072, 12 KiB apart, on the same L1 sets), and
+// the strided loads stall the kernel. Measured at GPT-2-small shapes on
+// AVX-512 (M 2048, K 768, N 3072): 173 GFLOP/s in place, 298 packed.
+// Such a B is then split by columns, like op(B) = Bᵀ, so no strip is packed
+// twice.
+const inPlaceMaxLd = 2048
+
+// aliasLd: op(A) = Aᵀ read in place is packed instead when its k rows are a
+// multiple of 4 KiB apart, so that every k lands on the same cache sets
+// (M 3072, K 2048, N 768: 163 GFLOP/s in place, 267 packed). Packing pays
+// only when enough B strips reuse the packed panels: at N 128 and 256 it
+// cost 5-10 %.
+const (
+	aliasLd   = 1024
+	aliasMinN = 512
+)
+
 // plan is one Sgemm call cut into independent tasks. Task t covers rows
 // [rt·rowChunk, ...) and columns [ct·colChunk, ...) of C, with
 // rt, ct = t / colTasks, t % colTasks.
@@ -83,7 +102,7 @@ func newPlan(kern *kernel, threads int, transA, transB bool, m, n, k int, alpha 
 		// nothing); several tasks per thread let the caller take over work
 		// from a worker that the OS descheduled on this shared machine.
 		switch {
-		case transB && strips >= 2*threads:
+		case (transB || ldb >= inPlaceMaxLd) && strips >= 2*threads:
 			colsFor(2 * threads)
 		case m >= 4*mr*threads:
 			rowsFor(max(4*threads, ceilDiv(m, inPlaceRows)))
@@ -135,7 +154,7 @@ func (p *plan) runTask(t int, ws *workspace) {
 	rows := m1 - m0
 	mr := p.kern.mr
 	smallTask := rows <= smallRows
-	inPlaceB := !p.transB && rows <= inPlaceRows
+	inPlaceB := !p.transB && rows <= inPlaceRows && p.ldb < inPlaceMaxLd
 
 	for pc := 0; pc < p.k; pc += p.kc {
 		kb := min(p.kc, p.k-pc)
@@ -155,7 +174,7 @@ func (p *plan) runTask(t int, ws *workspace) {
 		case !p.transA:
 			aStart, rsA = &p.a[m0*p.lda+pc], p.lda*4
 			rowStep = rsA
-		case p.kern.colTiles != nil && p.kern.packTN && !smallTask:
+		case p.kern.colTiles != nil && (p.kern.packTN || p.lda%aliasLd == 0 && p.n >= aliasMinN) && !smallTask:
 			tiles, wide = p.kern.colTiles, p.kern.wideCol
 			buf := aligned(&ws.aBuf, ceilDiv(rows, mr)*mr*kb)
 			packATPanels(buf, p.a, p.lda, m0, rows, pc, kb, mr)

@@ -470,3 +470,50 @@ func TestBadArguments(t *testing.T) {
 	expectPanic("short c", "short output", func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c[:3], 2) })
 	expectPanic("negative", "negative dimension m=2 n=-1 k=3", func() { Sgemm(false, false, 2, -1, 3, 1, a, 3, b, 2, 0, c, 2) })
 }
+
+// TestWideLeadingDimensions: an op(B) = B whose rows are inPlaceMaxLd or more
+// floats apart is packed (and split by columns), and an op(A) = Aᵀ whose rows
+// are a multiple of aliasLd apart is packed when N ≥ aliasMinN. Both must
+// agree with the reference and be bit-identical to the same product stored
+// with tight leading dimensions, which takes the in-place paths.
+func TestWideLeadingDimensions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, kern := range kernels {
+		for _, l := range layouts {
+			m, n, k := 200, aliasMinN+40, 300
+			tight := newProblem(rng, l.transA, l.transB, m, n, k, 1, 0.5, 0)
+			wide := *tight
+			wide.lda, wide.ldb = widen(tight.lda, aliasLd), widen(tight.ldb, inPlaceMaxLd)
+			wide.a = relayout(tight.a, tight.lda, wide.lda)
+			wide.b = relayout(tight.b, tight.ldb, wide.ldb)
+			want, bound := tight.reference()
+			ref := tight.run(kern, 1)
+			for _, threads := range []int{1, 2, 3} {
+				got := wide.run(kern, threads)
+				wide.check(t, fmt.Sprintf("%s/threads=%d", kern.name, threads), got, want, bound)
+				for i := range ref {
+					if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%s %v threads=%d: differs from the tight layout at %d: %v vs %v", kern.name, &wide, threads, i, got[i], ref[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// widen returns the smallest multiple of unit that is at least max(ld, unit).
+func widen(ld, unit int) int { return ceilDiv(max(ld, unit), unit) * unit }
+
+// relayout copies the rows of a (len(a)/ld rows of ld floats) to rows of
+// ld2 floats, filling the gaps with NaN so that a read of them shows.
+func relayout(a []float32, ld, ld2 int) []float32 {
+	rows := len(a) / ld
+	out := make([]float32, rows*ld2)
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
+	for r := 0; r < rows; r++ {
+		copy(out[r*ld2:], a[r*ld:(r+1)*ld])
+	}
+	return out
+}
