@@ -70,6 +70,16 @@ func mustRun(t *testing.T, run func([]string, ioWriter) error, args ...string) s
 
 type ioWriter = io.Writer
 
+// cmdRun is the registered command name's entry point (the online trainers
+// have no function of their own: they are rows of pft.OnlineAlgorithms).
+func cmdRun(name string) func([]string, io.Writer) error {
+	c, ok := commands[name]
+	if !ok {
+		panic("no command " + name)
+	}
+	return c.run
+}
+
 func requireFiles(t *testing.T, dir string, names ...string) {
 	t.Helper()
 	for _, n := range names {
@@ -128,12 +138,12 @@ func TestPreferenceCommandsEndToEnd(t *testing.T) {
 
 	// Online trainers against the RM, the DPO run and gold.
 	online := with(quiet, "--model", sft, "--num_prompts", "8", "--max_steps", "2")
-	mustRun(t, runOnlineDPO, with(online, "--verifier", at("rm"), "--num_generations", "3", "--output_dir", at("odpo"))...)
+	mustRun(t, cmdRun("online-dpo"), with(online, "--verifier", at("rm"), "--num_generations", "3", "--output_dir", at("odpo"))...)
 	requireFiles(t, at("odpo"), "pairs.jsonl", "online_round.json", "ref_model/config.json")
-	mustRun(t, runOnlineDPO, with(online, "--verifier", at("dpo"), "--mode", "iterative", "--output_dir", at("odpo_it"))...)
-	mustRun(t, runRLOO, with(online, "--verifier", "gold", "--output_dir", at("rloo"))...)
-	mustRun(t, runGRPO, with(online, "--verifier", "gold", "--output_dir", at("grpo"))...)
-	mustRun(t, runPPO, with(online, "--verifier", at("rm"), "--kl_coef", "0.1", "--output_dir", at("ppo"))...)
+	mustRun(t, cmdRun("online-dpo"), with(online, "--verifier", at("dpo"), "--mode", "iterative", "--output_dir", at("odpo_it"))...)
+	mustRun(t, cmdRun("rloo"), with(online, "--verifier", "gold", "--output_dir", at("rloo"))...)
+	mustRun(t, cmdRun("grpo"), with(online, "--verifier", "gold", "--output_dir", at("grpo"))...)
+	mustRun(t, cmdRun("ppo"), with(online, "--verifier", at("rm"), "--kl_coef", "0.1", "--output_dir", at("ppo"))...)
 	requireFiles(t, at("ppo"), "value_model/model.safetensors", "checkpoint-2/value_model.safetensors")
 	if tc := readJSONFile(t, at("ppo/training_config.json")); tc["value_model_init"] != "reward_model" || tc["kl_coef"] != 0.1 || tc["verifier"] != at("rm") {
 		t.Errorf("ppo training_config.json: value_model_init %v kl_coef %v verifier %v", tc["value_model_init"], tc["kl_coef"], tc["verifier"])
@@ -164,11 +174,11 @@ func TestPreferenceCommandErrors(t *testing.T) {
 		{"dpo bad loss", runDPO, []string{"--model", sft, "--data", prefs, "--output_dir", filepath.Join(dir, "x"), "--loss_type", "hinge", "--disable_tqdm"}, `loss_type "hinge"`},
 		{"rm bad kind", runRM, []string{"--kind", "both", "--data", prefs, "--model", sft, "--output_dir", dir}, `kind "both", want one of ["global" "local"]`},
 		{"rm eval gold without task", runRMEval, []string{"--verifier", "gold", "--data", prefs}, "needs a task"},
-		{"online without verifier", runOnlineDPO, []string{"--task", tinyTask, "--model", sft, "--output_dir", dir}, "--verifier are required"},
-		{"grpo batch not a multiple", runGRPO, []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--output_dir", filepath.Join(dir, "g"),
+		{"online without verifier", cmdRun("online-dpo"), []string{"--task", tinyTask, "--model", sft, "--output_dir", dir}, "--verifier are required"},
+		{"grpo batch not a multiple", cmdRun("grpo"), []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--output_dir", filepath.Join(dir, "g"),
 			"--per_device_train_batch_size", "6", "--num_generations", "4", "--num_prompts", "4", "--disable_tqdm"}, "not a multiple of num_generations"},
 		{"bon bad n", runBoN, []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--n", "1,x"}, `"x" is not a positive integer`},
-		{"config typo", runRLOO, []string{"--config", writeTemp(t, dir, `{"betta": 1}`)}, "betta"},
+		{"config typo", cmdRun("rloo"), []string{"--config", writeTemp(t, dir, `{"betta": 1}`)}, "betta"},
 	} {
 		err := c.run(c.args, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"flag"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 
+	"roads/exp"
 	"roads/pft"
 )
 
@@ -101,5 +103,33 @@ func TestConfigFieldsAreFlags(t *testing.T) {
 	}
 	if cfg.EpsilonHigh != 0.3 || cfg.LearningRate != 0.5 || cfg.ScaleRewards != "batch" || !cfg.DisableTQDM {
 		t.Fatalf("flags did not reach the config: %+v", cfg)
+	}
+}
+
+// TestOnlineAlgorithmsAreCommandsAndMethods: every row of pft.OnlineAlgorithms
+// is a command and, where it names one, an experiment method; each command
+// offers its aliases, and its default config (given an output_dir) validates.
+func TestOnlineAlgorithmsAreCommandsAndMethods(t *testing.T) {
+	for _, a := range pft.OnlineAlgorithms {
+		if _, ok := commands[a.Command]; !ok {
+			t.Errorf("%s: not a command", a.Command)
+		}
+		if a.Method != "" {
+			if _, ok := exp.DefaultRegistry().Lookup(a.Method); !ok {
+				t.Errorf("%s: method %q not registered", a.Command, a.Method)
+			}
+		}
+		run := a.New()
+		_, args := run.Shared()
+		args.OutputDir = t.TempDir()
+		if err := run.Validate(); err != nil {
+			t.Errorf("%s: default config with an output_dir: %v", a.Command, err)
+		}
+		for alias, name := range a.Aliases {
+			err := cmdRun(a.Command)([]string{"--" + alias, "-1", "--output_dir", t.TempDir()}, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s --%s -1: %v, want the error of --%s", a.Command, alias, err, name)
+			}
+		}
 	}
 }

@@ -79,10 +79,10 @@ func TestImportedHFModelsFineTuneEndToEnd(t *testing.T) {
 			mustRun(t, runRM, with(quiet, "--kind", "global", "--readout", "last", "--data", prefs, "--model", sft, "--output_dir", at("rm"), "--max_steps", "2")...)
 			isHF(at("rm"), true)
 			online := with(quiet, "--task", tinyTask, "--num_sample_prompts", "2", "--model", sft, "--num_prompts", "8", "--max_steps", "1")
-			mustRun(t, runOnlineDPO, with(online, "--verifier", at("rm"), "--num_generations", "2", "--output_dir", at("odpo"))...)
-			mustRun(t, runRLOO, with(online, "--verifier", at("rm"), "--output_dir", at("rloo"))...)
-			mustRun(t, runGRPO, with(online, "--verifier", "gold", "--output_dir", at("grpo"))...)
-			mustRun(t, runPPO, with(online, "--verifier", at("rm"), "--output_dir", at("ppo"))...)
+			mustRun(t, cmdRun("online-dpo"), with(online, "--verifier", at("rm"), "--num_generations", "2", "--output_dir", at("odpo"))...)
+			mustRun(t, cmdRun("rloo"), with(online, "--verifier", at("rm"), "--output_dir", at("rloo"))...)
+			mustRun(t, cmdRun("grpo"), with(online, "--verifier", "gold", "--output_dir", at("grpo"))...)
+			mustRun(t, cmdRun("ppo"), with(online, "--verifier", at("rm"), "--output_dir", at("ppo"))...)
 			for _, d := range []string{"odpo", "rloo", "grpo", "ppo"} {
 				isHF(at(d), false)
 			}

@@ -9,64 +9,25 @@ import (
 	"roads/pft"
 )
 
-// The online trainers, one row each: a command is its config (flags from the
-// struct, Validate), the shared inputs (task, policy, reference, verifier,
-// prompts), its pft trainer and the shared gold report. A new online
-// algorithm is its pft file and a row here (plus its experiment method).
+// The online trainers' commands, one per row of pft.OnlineAlgorithms: a
+// command is its config (flags from the struct, Validate), the shared inputs
+// (task, policy, reference, verifier, prompts), the row's trainer and the
+// shared gold report.
 func init() {
-	for _, t := range []struct {
-		name, summary string
-		run           func(args []string, stdout io.Writer) error
-	}{
-		{"online-dpo", "online DPO: pairs of the policy's samples ranked by a verifier (one_round as the paper, or iterative)", runOnlineDPO},
-		{"rloo", "RLOO: k samples per prompt, leave-one-out baseline, k1 KL penalty in the reward", runRLOO},
-		{"ppo", "PPO: clipped ratio, value model and GAE, k1 KL penalty in the reward", runPPO},
-		{"grpo", "GRPO: group-normalised advantages, clipped ratio, k3 KL term in the loss", runGRPO},
-	} {
-		register(t.name, t.summary, t.run)
+	for _, a := range pft.OnlineAlgorithms {
+		register(a.Command, a.Summary, func(args []string, stdout io.Writer) error {
+			cfg := a.New()
+			in, targs := cfg.Shared()
+			return onlineCommand{name: a.Command, cfg: cfg, in: in, args: targs, skip: a.NotFlags, extra: func(fs *flag.FlagSet) {
+				for alias, name := range a.Aliases {
+					fs.Var(fs.Lookup(name).Value, alias, "alias of --"+name)
+				}
+			}}.run(args, stdout, func(st *onlineSetup) (string, error) {
+				slog.Info(a.Command, "prompts", len(st.prompts), "verifier", fmt.Sprint(st.verifier), "output_dir", targs.OutputDir)
+				return "model written to " + targs.OutputDir, cfg.Train(st.policy, st.ref, st.verifier, st.prompts, st.env)
+			})
+		})
 	}
-}
-
-func runOnlineDPO(args []string, stdout io.Writer) error {
-	cfg := pft.DefaultOnlineDPOConfig()
-	return onlineCommand{name: "online-dpo", cfg: &cfg, in: &cfg.Inputs, args: &cfg.TrainArgs,
-		skip: []string{"max_length", "max_prompt_length"}, // online samples fit the context by construction
-	}.run(args, stdout, func(st *onlineSetup) (string, error) {
-		slog.Info("online-dpo", "mode", cfg.Mode, "prompts", len(st.prompts), "verifier", fmt.Sprint(st.verifier), "output_dir", cfg.OutputDir)
-		return fmt.Sprintf("(%s) model written to %s", cfg.Mode, cfg.OutputDir), pft.TrainOnlineDPO(cfg, st.policy, st.ref, st.verifier, st.prompts, st.env)
-	})
-}
-
-func runRLOO(args []string, stdout io.Writer) error {
-	cfg := pft.DefaultRLOOTrainConfig()
-	return onlineCommand{name: "rloo", cfg: &cfg, in: &cfg.Inputs, args: &cfg.TrainArgs}.run(args, stdout, func(st *onlineSetup) (string, error) {
-		slog.Info("rloo", "prompts", len(st.prompts), "k", cfg.NumGenerations, "beta", cfg.Beta, "verifier", fmt.Sprint(st.verifier), "output_dir", cfg.OutputDir)
-		return "model written to " + cfg.OutputDir, pft.TrainRLOO(cfg, st.policy, st.ref, st.verifier, st.prompts, st.env)
-	})
-}
-
-func runGRPO(args []string, stdout io.Writer) error {
-	cfg := pft.DefaultGRPOTrainConfig()
-	return onlineCommand{name: "grpo", cfg: &cfg, in: &cfg.Inputs, args: &cfg.TrainArgs}.run(args, stdout, func(st *onlineSetup) (string, error) {
-		slog.Info("grpo", "prompts", len(st.prompts), "num_generations", cfg.NumGenerations, "beta", cfg.Beta, "verifier", fmt.Sprint(st.verifier), "output_dir", cfg.OutputDir)
-		return "model written to " + cfg.OutputDir, pft.TrainGRPO(cfg, st.policy, st.ref, st.verifier, st.prompts, st.env)
-	})
-}
-
-func runPPO(args []string, stdout io.Writer) error {
-	cfg := pft.DefaultPPOTrainConfig()
-	return onlineCommand{name: "ppo", cfg: &cfg, in: &cfg.Inputs, args: &cfg.TrainArgs, extra: func(fs *flag.FlagSet) {
-		fs.Float64Var(&cfg.KLCoef, "beta", cfg.KLCoef, "alias of --kl_coef (the other trainers' name)")
-	}}.run(args, stdout, func(st *onlineSetup) (string, error) {
-		value, init, err := pft.NewValueModel(st.policy, st.verifier, cfg.Seed)
-		if err != nil {
-			return "", err
-		}
-		cfg.ValueModelInit = init
-		slog.Info("ppo", "prompts", len(st.prompts), "kl_coef", cfg.KLCoef, "verifier", fmt.Sprint(st.verifier), "value_model_init", init, "output_dir", cfg.OutputDir)
-		return fmt.Sprintf("model written to %s (value model in %s/value_model)", cfg.OutputDir, cfg.OutputDir),
-			pft.TrainPPO(cfg, st.policy, st.ref, value, st.verifier, st.prompts, st.env)
-	})
 }
 
 // onlineCommand is what the online trainers' commands share.

@@ -26,9 +26,13 @@ func init() {
 	for _, name := range []string{"online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_local", "online_dpo_sft_aug"} {
 		exp.Register(name, exp.MethodFunc(runOnlineDPO)) // online.* set by method_params
 	}
-	exp.Register("rloo", exp.MethodFunc(runRLOO))
-	exp.Register("ppo", exp.MethodFunc(runPPO))
-	exp.Register("grpo", exp.MethodFunc(runGRPO))
+	for _, a := range pft.OnlineAlgorithms { // rloo, ppo, grpo
+		if a.Method != "" {
+			exp.Register(a.Method, exp.MethodFunc(func(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+				return runRL(ctx, c, art, a.Method, a.New())
+			}))
+		}
+	}
 	exp.Register("rm_eval", exp.MethodFunc(runRMEval))
 	exp.Register("bon", exp.MethodFunc(runBoN))
 }
@@ -302,46 +306,21 @@ func rlArm(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind, verifierNa
 	return res, nil
 }
 
-// runRL decodes the cell's name block into cfg (inputs and args point into
-// it; "verifier" lands in inputs.Verifier) and trains the arm with train in
-// rlArm, with the cell's seed and output directory.
-func runRL(ctx context.Context, c exp.Cell, art *exp.Artifacts, name string, cfg any, inputs *pft.Inputs, args *pft.TrainArgs,
-	train func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error) (exp.Result, error) {
-	if err := c.Decode(name, cfg); err != nil {
+// runRL is the method of an online algorithm of pft.OnlineAlgorithms: the
+// cell's block named after it decoded into run's config ("verifier" lands in
+// its inputs record), trained in rlArm with the cell's seed and output
+// directory.
+func runRL(ctx context.Context, c exp.Cell, art *exp.Artifacts, name string, run pft.OnlineRun) (exp.Result, error) {
+	if err := c.Decode(name, run); err != nil {
 		return exp.Result{}, err
 	}
+	inputs, args := run.Shared()
 	verifier := inputs.Verifier
 	*inputs = pft.Inputs{Verifier: verifier}
 	args.Seed, args.DisableTQDM = c.Seed(), true
 	return rlArm(ctx, c, art, name, verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
 		args.OutputDir = dir
-		return train(policy, ref, v, prompts, env)
-	})
-}
-
-func runRLOO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
-	cfg := pft.DefaultRLOOTrainConfig()
-	return runRL(ctx, c, art, "rloo", &cfg, &cfg.Inputs, &cfg.TrainArgs, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error {
-		return pft.TrainRLOO(cfg, policy, ref, v, prompts, env)
-	})
-}
-
-func runGRPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
-	cfg := pft.DefaultGRPOTrainConfig()
-	return runRL(ctx, c, art, "grpo", &cfg, &cfg.Inputs, &cfg.TrainArgs, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error {
-		return pft.TrainGRPO(cfg, policy, ref, v, prompts, env)
-	})
-}
-
-func runPPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
-	cfg := pft.DefaultPPOTrainConfig()
-	return runRL(ctx, c, art, "ppo", &cfg, &cfg.Inputs, &cfg.TrainArgs, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env) error {
-		value, init, err := pft.NewValueModel(policy, v, c.Seed())
-		if err != nil {
-			return err
-		}
-		cfg.ValueModelInit = init
-		return pft.TrainPPO(cfg, policy, ref, value, v, prompts, env)
+		return run.Train(policy, ref, v, prompts, env)
 	})
 }
 
