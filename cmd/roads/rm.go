@@ -23,7 +23,7 @@ func init() {
 // a reward model built from scratch.
 type rmCLI struct {
 	pft.RewardTrainConfig
-	newModelArch
+	model.Arch
 	NPositions int `json:"n_positions"` // 0: the task's max_total_len, else the longest pair
 }
 
@@ -31,7 +31,7 @@ func runRM(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "eval" {
 		return runRMEval(args[1:], stdout)
 	}
-	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), newModelArch: defaultNewModelArch()}
+	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), Arch: defaultNewModelArch()}
 	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func runRM(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to initialise from (normally the SFT model); empty: a new model of --d_model/--n_layer/--n_head")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (tokenizer and context of a new model)")
-	cfg.newModelArch.addFlags(fs)
+	bindConfigFlags(fs, &cfg.Arch)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys
 	keys.AddFlags(fs)
@@ -101,7 +101,7 @@ func runRM(args []string, stdout io.Writer) error {
 				n = max(n, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected))+1)
 			}
 		}
-		mc, err := cfg.newModelArch.config(tk, n)
+		mc, err := newModelConfig(cfg.Arch, tk, n)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ type sftCLI struct {
 	Model string `json:"model,omitempty"` // start from this model directory
 	Task  string `json:"task,omitempty"`  // use this task's tokenizer
 	// Architecture of a model built from scratch (ignored with --model).
-	newModelArch
+	model.Arch
 	NPositions int `json:"n_positions"` // 0: fit the longest example
 	// MaxLength truncates prompt + completion to this many tokens, keeping
 	// the start (TRL's max_length with truncation_mode keep_start); 0 keeps
@@ -35,7 +35,7 @@ type sftCLI struct {
 }
 
 func runSFT(args []string, stdout io.Writer) error {
-	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), newModelArch: defaultNewModelArch()}
+	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), Arch: defaultNewModelArch()}
 	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func runSFT(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "training JSONL: prompt/completion rows, or text rows")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to fine-tune (default: a new model)")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, "task preset or config file whose tokenizer to use (default: bytes)")
-	cfg.newModelArch.addFlags(fs)
+	bindConfigFlags(fs, &cfg.Arch)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
 	fs.IntVar(&cfg.MaxLength, "max_length", cfg.MaxLength, "truncate prompt + completion (EOS included) to this many tokens, keeping the start (0: no truncation; longer than the model's context is refused)")
 	var keys data.Keys
@@ -97,7 +97,7 @@ func runSFT(args []string, stdout io.Writer) error {
 				cfg.NPositions = max(longest, t.MaxTotalLen())
 			}
 		}
-		mc, err := cfg.newModelArch.config(tk, cfg.NPositions)
+		mc, err := newModelConfig(cfg.Arch, tk, cfg.NPositions)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func sftKeyOf(c exp.Cell, t *task.Task, arch ModelArch) (sftKey, error) {
 	cfg.OutputDir = ""
 	cfg.DisableTQDM = true
 	arch.Init = ""
-	return sftKey{Task: t.Config(), Demos: demos, Arch: arch, SFT: cfg, Seed: c.Seed()}, nil
+	return sftKey{Task: t.Config(), Demos: demos, Arch: arch.resolved(), SFT: cfg, Seed: c.Seed()}, nil
 }
 
 // Preferences returns the cell's preference pairs on split: n prompts of the
@@ -255,7 +255,7 @@ func RewardModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind strin
 	if err != nil {
 		return nil, pft.RewardResult{}, err
 	}
-	key := rmKey{Train: filepath.Base(trainDir), Val: filepath.Base(valDir), Arch: arch, SFT: sk, RM: cfg}
+	key := rmKey{Train: filepath.Base(trainDir), Val: filepath.Base(valDir), Arch: arch.resolved(), SFT: sk, RM: cfg}
 	dir, err := art.Dir(ctx, "rm_"+kind, key, func(ctx context.Context, dir string) error {
 		sft, _, err := SFTModel(ctx, c, art, arch)
 		if err != nil {

@@ -69,15 +69,23 @@ func Task(c exp.Cell) (*task.Task, error) {
 // a task is immutable once built).
 var taskMemo = exp.NewArtifacts("")
 
-// ModelArch is a transformer's shape in the specs ("policy_model",
-// "rm_model").
+// ModelArch is a transformer's family and shape in the specs
+// ("policy_model", "rm_model"): model.Arch's keys (model_type, default gpt2;
+// d_model, n_layer, n_head, tie_word_embeddings, rotary_pct) and where a
+// reward model starts.
 type ModelArch struct {
-	DModel int `json:"d_model"`
-	NLayer int `json:"n_layer"`
-	NHead  int `json:"n_head"`
+	model.Arch
 	// Init says where a reward model starts ("sft": an SFT model of this
 	// shape; "scratch"); policies ignore it.
 	Init string `json:"init,omitempty"`
+}
+
+// resolved is arch with model.Arch's defaults filled in, as keys record it
+// (so a spec that names model_type gpt2 and one that leaves it out share
+// their artefacts, and directories of the roads-gpt era never match).
+func (arch ModelArch) resolved() ModelArch {
+	arch.Arch = arch.Arch.Resolved()
+	return arch
 }
 
 // Demos are the settings of the SFT demonstrations.
@@ -132,19 +140,11 @@ func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArc
 	if err != nil {
 		return nil, "", err
 	}
-	var demos Demos
-	if err := c.Decode("demos", &demos); err != nil {
+	key, err := sftKeyOf(c, t, arch)
+	if err != nil {
 		return nil, "", err
 	}
-	cfg := pft.DefaultSFTConfig()
-	if err := c.Decode("sft", &cfg); err != nil {
-		return nil, "", err
-	}
-	cfg.Seed = c.Seed()
-	cfg.OutputDir = ""
-	cfg.DisableTQDM = true
-	arch.Init = ""
-	key := sftKey{Task: t.Config(), Demos: demos, Arch: arch, SFT: cfg, Seed: c.Seed()}
+	demos, arch, cfg := key.Demos, key.Arch, key.SFT
 	dir, err := art.Dir(ctx, "sft", key, func(ctx context.Context, dir string) error {
 		if ok, err := restoreEmbedded(ctx, "sft", key, dir); ok || err != nil {
 			return err
@@ -154,8 +154,10 @@ func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArc
 			return err
 		}
 		tk := t.Tokenizer()
-		mc := model.NewConfig(tk.VocabSize(), t.MaxTotalLen(), arch.DModel, arch.NLayer, arch.NHead)
-		mc.EOSTokenID, mc.PadTokenID = int(tk.EOS()), int(tk.PAD())
+		mc, err := arch.Config(tk.VocabSize(), t.MaxTotalLen(), int(tk.EOS()), int(tk.PAD()))
+		if err != nil {
+			return fmt.Errorf("cell %s: new SFT model: %w", c.ID, err)
+		}
 		m, err := model.New(mc, c.Seed())
 		if err != nil {
 			return err
