@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"flag"
+	"io"
 	"os"
 	"sort"
 	"strings"
