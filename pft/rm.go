@@ -192,7 +192,7 @@ type RewardTrainConfig struct {
 	TrainArgs
 	Inputs                   `flag:"-"` // bound per command (their help differs)
 	Kind                     string     `json:"kind" help:"global (scalar head on a trunk) or local (policy-class network, score Σ log π)"`                  // global or local
-	Readout                  string     `json:"readout" help:"global RM readout: last (score after EOS), sum or mean of per-token scores over the response"` // last, sum or mean (global; recorded in the model's config too)
+	Readout                  string     `json:"readout" help:"global RM readout: last (the score at the last token, EOS: as TRL and transformers), sum or mean of per-token scores over the response (roads only; recorded as roads_scalar_readout)"` // last, sum or mean (global; recorded in the model's config too)
 	CenterRewardsCoefficient float64    `json:"center_rewards_coefficient" help:"weight of the mean-reward centring term (0: off)"`
 	EvalDataset              string     `json:"eval_dataset,omitempty" flag:"eval_data" help:"held-out preference JSONL (default: hold out --eval_fraction of --data)"`
 	EvalFraction             float64    `json:"eval_fraction" help:"fraction of --data held out when there is no --eval_data (0: no evaluation)"` // held out of the training data when no eval_dataset
@@ -202,18 +202,21 @@ type RewardTrainConfig struct {
 	Truncation
 }
 
-// DefaultRewardTrainConfig is the configuration `roads rm` starts from.
-// Readout "sum" and lr 1e-3 were the best of {last, sum, mean} × {1e-4,
-// 3e-4, 1e-3} on the default task (7.7k BT-labelled pairs of a 2-layer,
-// 64-wide SFT model's samples, 4 epochs, batch 32): held-out BT likelihood
-// 0.609 for sum, 0.596 for last, 0.582 for mean at 1e-3, and sum ahead at
-// every learning rate — the pilots' finding that a summed per-token head
-// suits an additive reward.
+// DefaultRewardTrainConfig is the configuration `roads rm` starts from. Its
+// readout is "last", the score at the last non-pad token, as TRL's
+// RewardTrainer and Hugging Face's …ForSequenceClassification read it, so a
+// reward model roads writes scores the same in transformers. The experiments
+// ask for "sum" (experiments/common.json): "sum" and lr 1e-3 were the best of
+// {last, sum, mean} × {1e-4, 3e-4, 1e-3} on the default task (7.7k
+// BT-labelled pairs of a 2-layer, 64-wide SFT model's samples, 4 epochs,
+// batch 32): held-out BT likelihood 0.609 for sum, 0.596 for last, 0.582 for
+// mean at 1e-3, and sum ahead at every learning rate — the pilots' finding
+// that a summed per-token head suits an additive reward.
 func DefaultRewardTrainConfig() RewardTrainConfig {
 	a := DefaultTrainArgs()
 	a.LearningRate = 1e-3
 	a.NumTrainEpochs = 4
-	return RewardTrainConfig{TrainArgs: a, Kind: RMGlobal, Readout: "sum", EvalFraction: 0.1, LoadBestModelAtEnd: true}
+	return RewardTrainConfig{TrainArgs: a, Kind: RMGlobal, Readout: "last", EvalFraction: 0.1, LoadBestModelAtEnd: true}
 }
 
 // NewGlobalRM builds a scalar-head reward model whose trunk (embeddings,
