@@ -79,13 +79,17 @@ func runRepro(args []string, stdout io.Writer) error {
 				return err
 			}
 		}
-		plan := jobsPlan{Names: names, Specs: specs, Preset: func(*exp.Spec) string { return *preset },
+		command, err := selfRun(names)
+		if err != nil {
+			return fmt.Errorf("repro: %w", err)
+		}
+		plan := exp.ShardPlan{Command: command, Specs: specs, Preset: func(*exp.Spec) string { return *preset },
 			Args: append([]string{"--preset", *preset, "--results", *results}, extra...), Results: *results, Jobs: *jobs}
-		if err := runJobs(ctx, plan, progress); err != nil {
+		if err := exp.RunShards(ctx, plan, progress); err != nil {
 			return fmt.Errorf("repro: %w", err)
 		}
 		if !*asJSON {
-			printJobsStatus(os.Stderr, plan)
+			exp.PrintShardStatus(os.Stderr, plan)
 		}
 		names = nil // every cell has run; the report below reads the store
 	}

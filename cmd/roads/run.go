@@ -140,9 +140,13 @@ func runRun(args []string, stdout io.Writer) error {
 		if *asJSON {
 			return errors.New("--json does not combine with --jobs; afterwards, `roads run ... --list --json` lists what finished")
 		}
-		plan := jobsPlan{Names: names, Specs: specs, Preset: pick, Args: childArgs, Results: *results, Jobs: *jobs}
-		err := runJobs(ctx, plan, progress)
-		if serr := printJobsStatus(stdout, plan); serr != nil && err == nil {
+		command, err := selfRun(names)
+		if err != nil {
+			return err
+		}
+		plan := exp.ShardPlan{Command: command, Specs: specs, Preset: pick, Args: childArgs, Results: *results, Jobs: *jobs}
+		err = exp.RunShards(ctx, plan, progress)
+		if serr := exp.PrintShardStatus(stdout, plan); serr != nil && err == nil {
 			err = serr
 		}
 		return err
@@ -169,6 +173,16 @@ func runRun(args []string, stdout io.Writer) error {
 		return writeSummariesJSON(stdout, summaries)
 	}
 	return nil
+}
+
+// selfRun is the command line of a shard process: this binary's `run` over
+// the experiment names (exp.RunShards appends the flags and --shard i/N).
+func selfRun(names []string) ([]string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("jobs: find this binary: %w", err)
+	}
+	return append([]string{self, "run"}, names...), nil
 }
 
 func printSummary(w io.Writer, s *exp.Summary, results string) {

@@ -1,4 +1,4 @@
-package main
+package exp
 
 import (
 	"context"
@@ -15,12 +15,10 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-
-	"roads/exp"
 )
 
-// Local jobs: `--jobs N` runs a sweep as N shard processes of this binary on
-// one machine, each pinned to cores/N threads. The models are small (d_model
+// Local shards: `roads run --jobs N` runs a sweep as N shard processes of the
+// binary on one machine, each pinned to cores/N threads. The models are small (d_model
 // 64), so one process cannot keep two cores busy: on the 2-core machine two
 // single-threaded `roads sft` runs side by side finished 200 steps each in
 // 7.9 s, against 6.4 s for one two-threaded run (1.6× the throughput). The
@@ -30,18 +28,19 @@ import (
 // on the thread count (engine.SetThreads), so a sweep run with --jobs gives
 // the records a single process would.
 
-// jobsPlan is what runJobs launches.
-type jobsPlan struct {
-	Names   []string // experiment names or spec paths, as the children get them
-	Specs   []*exp.Spec
-	Preset  func(*exp.Spec) string
+// ShardPlan is what RunShards launches: Jobs children, child i running
+// Command + Args + "--shard i/Jobs --no_progress".
+type ShardPlan struct {
+	Command []string // the program and its arguments up to the flags ("roads", "run", experiment names…)
+	Specs   []*Spec  // the experiments, for progress and status
+	Preset  func(*Spec) string
 	Args    []string // flags every child gets (--preset, --results, --cache, …)
 	Results string
 	Jobs    int
 }
 
-// threadsPerJob splits the machine's cores over the jobs, at least one each.
-func threadsPerJob(jobs int) int {
+// ThreadsPerShard splits the machine's cores over the jobs, at least one each.
+func ThreadsPerShard(jobs int) int {
 	n := runtime.NumCPU() / jobs
 	if n < 1 {
 		n = 1
@@ -49,17 +48,16 @@ func threadsPerJob(jobs int) int {
 	return n
 }
 
-// runJobs runs plan.Jobs shard processes and waits for all of them. Each
+// RunShards runs plan.Jobs shard processes and waits for all of them. Each
 // child's log goes to RESULTS/_logs/shard-i-of-N.log; progress is the count of
 // records in the store, polled. A failed child does not stop the others (their
 // cells are independent); the error names every failed shard and its log.
-func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
+func RunShards(ctx context.Context, plan ShardPlan, progress io.Writer) error {
 	if plan.Jobs < 2 {
 		return fmt.Errorf("jobs: want ≥ 2 jobs, got %d", plan.Jobs)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("jobs: find this binary: %w", err)
+	if len(plan.Command) == 0 {
+		return errors.New("jobs: no command to run")
 	}
 	logDir := filepath.Join(plan.Results, "_logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -73,8 +71,8 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 	for _, s := range plan.Specs {
 		paths = append(paths, byExp[s.Name]...)
 	}
-	total, done := len(paths), countRecords(paths)
-	threads := threadsPerJob(plan.Jobs)
+	total, done := len(paths), CountRecords(paths)
+	threads := ThreadsPerShard(plan.Jobs)
 
 	type outcome struct {
 		shard int
@@ -89,10 +87,9 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("jobs: %w", err)
 		}
-		args := append([]string{"run"}, plan.Names...)
-		args = append(args, plan.Args...)
+		args := append(append([]string(nil), plan.Command[1:]...), plan.Args...)
 		args = append(args, "--shard", fmt.Sprintf("%d/%d", i, plan.Jobs), "--no_progress")
-		cmd := exec.CommandContext(ctx, self, args...)
+		cmd := exec.CommandContext(ctx, plan.Command[0], args...)
 		cmd.Stdout, cmd.Stderr = f, f
 		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(threads))
 		// On Ctrl-C the children get the same signal from the terminal; the
@@ -133,7 +130,7 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 		case <-tick.C:
 		}
 		if bar != nil {
-			bar.Set(countRecords(paths) - done)
+			bar.Set(CountRecords(paths) - done)
 		}
 	}
 	var failed []string
@@ -150,10 +147,10 @@ func runJobs(ctx context.Context, plan jobsPlan, progress io.Writer) error {
 
 // recordPaths resolves each experiment's grid once: experiment name → the
 // paths its cells' records will have in the store.
-func recordPaths(plan jobsPlan) (map[string][]string, error) {
+func recordPaths(plan ShardPlan) (map[string][]string, error) {
 	out := map[string][]string{}
 	for _, s := range plan.Specs {
-		paths, err := exp.RecordPaths(s, plan.Preset(s), plan.Results)
+		paths, err := RecordPaths(s, plan.Preset(s), plan.Results)
 		if err != nil {
 			return nil, err
 		}
@@ -162,10 +159,8 @@ func recordPaths(plan jobsPlan) (map[string][]string, error) {
 	return out, nil
 }
 
-func countRecords(paths []string) int { return exp.CountRecords(paths) }
-
-// printJobsStatus prints, per experiment, how many cells have a record.
-func printJobsStatus(w io.Writer, plan jobsPlan) error {
+// PrintShardStatus prints, per experiment, how many cells have a record.
+func PrintShardStatus(w io.Writer, plan ShardPlan) error {
 	byExp, err := recordPaths(plan)
 	if err != nil {
 		return err
@@ -176,7 +171,7 @@ func printJobsStatus(w io.Writer, plan jobsPlan) error {
 			preset = "none"
 		}
 		paths := byExp[s.Name]
-		fmt.Fprintf(w, "%s (preset %s, %d jobs): %d of %d cells have a record in %s\n", s.Name, preset, plan.Jobs, countRecords(paths), len(paths), filepath.Join(plan.Results, s.Name))
+		fmt.Fprintf(w, "%s (preset %s, %d jobs): %d of %d cells have a record in %s\n", s.Name, preset, plan.Jobs, CountRecords(paths), len(paths), filepath.Join(plan.Results, s.Name))
 	}
 	return nil
 }
