@@ -191,8 +191,8 @@ const (
 type RewardTrainConfig struct {
 	TrainArgs
 	Inputs                   `flag:"-"` // bound per command (their help differs)
-	Kind                     string     `json:"kind" help:"global (scalar head on a trunk) or local (policy-class network, score Σ log π)"`                  // global or local
-	Readout                  string     `json:"readout" help:"global RM readout: last (the score at the last token, EOS: as TRL and transformers), sum or mean of per-token scores over the response (roads only; recorded as roads_scalar_readout)"` // last, sum or mean (global; recorded in the model's config too)
+	Kind                     string     `json:"kind" help:"global (scalar head on a trunk) or local (policy-class network, score Σ log π)"` // global or local
+	Readout                  string     `json:"readout" help:"global RM readout: last (as TRL), sum or mean over the response"`             // last, sum or mean (global; recorded in the model's config too)
 	CenterRewardsCoefficient float64    `json:"center_rewards_coefficient" help:"weight of the mean-reward centring term (0: off)"`
 	EvalDataset              string     `json:"eval_dataset,omitempty" flag:"eval_data" help:"held-out preference JSONL (default: hold out --eval_fraction of --data)"`
 	EvalFraction             float64    `json:"eval_fraction" help:"fraction of --data held out when there is no --eval_data (0: no evaluation)"` // held out of the training data when no eval_dataset

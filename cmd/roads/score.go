@@ -19,26 +19,10 @@ func init() {
 	register("score", "per-example log-probs, DPO implicit rewards, verifier and gold scores of a JSONL file, as JSONL", runScore)
 }
 
-// scoredCompletion is one completion's line item in `roads score` output.
-// Log-probs are log π(a_t | s_t) at temperature 1 over the completion and
-// the EOS the trainers append (the quantity DPO, KL penalties and the
-// samplers' recorded log-probs use; a tempered or top-k sampler's own
-// probabilities are not these).
-type scoredCompletion struct {
-	Tokens         int       `json:"tokens"` // completion tokens, EOS included
-	LogpSum        float64   `json:"logp_sum"`
-	Logps          []float32 `json:"logps"`
-	RefLogpSum     *float64  `json:"ref_logp_sum,omitempty"`
-	RefLogps       []float32 `json:"ref_logps,omitempty"`
-	ImplicitReward *float64  `json:"implicit_reward,omitempty"` // β (log π − log π_ref)
-	Reward         *float64  `json:"reward,omitempty"`          // the --verifier's score
-	Gold           *float64  `json:"gold,omitempty"`            // the task's gold reward
-}
-
 type scoredRow struct {
-	Line       int                         `json:"line"`
-	Prompt     string                      `json:"prompt"`
-	Completion map[string]scoredCompletion `json:"completions"` // "completion", or "chosen" and "rejected"
+	Line       int                            `json:"line"`
+	Prompt     string                         `json:"prompt"`
+	Completion map[string]pft.CompletionScore `json:"completions"` // "completion", or "chosen" and "rejected"
 	// Preference rows: chosen − rejected of each score present.
 	ImplicitMargin *float64 `json:"implicit_reward_margin,omitempty"`
 	RewardMargin   *float64 `json:"reward_margin,omitempty"`
@@ -113,9 +97,9 @@ func runScore(args []string, stdout io.Writer) error {
 	eos := policy.Config().EOSTokenID
 	var lines []scoredRow
 	for _, r := range rows {
-		sr := scoredRow{Line: r.line, Prompt: r.promptText, Completion: map[string]scoredCompletion{}}
+		sr := scoredRow{Line: r.line, Prompt: r.promptText, Completion: map[string]pft.CompletionScore{}}
 		for k, name := range r.names {
-			c, err := scoreOne(policy, ref, v, gold, *beta, eos, r.prompt, r.completions[k])
+			c, err := pft.ScoreCompletion(policy, ref, v, gold, *beta, eos, r.prompt, r.completions[k])
 			if err != nil {
 				return fmt.Errorf("%s:%d: %s: %w", *path, r.line, name, err)
 			}
@@ -222,51 +206,4 @@ func readScoreRows(path string, keys data.Keys, tk tok.Tokenizer) ([]scoreRow, e
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// scoreOne scores prompt + completion + EOS under the policy (and the
-// reference, the verifier and gold when given).
-func scoreOne(policy, ref *model.Model, v, gold pft.Verifier, beta float64, eos int, prompt, completion []int32) (scoredCompletion, error) {
-	seq := append(append([]int32(nil), prompt...), completion...)
-	if eos >= 0 {
-		seq = append(seq, int32(eos))
-	}
-	if len(prompt) == 0 {
-		return scoredCompletion{}, errors.New("an empty prompt: the first token has nothing to condition on")
-	}
-	logps := func(m *model.Model) ([]float32, float64, error) {
-		o, err := m.Forward(model.Batch{Tokens: [][]int32{seq}, PromptLen: []int{len(prompt)}}, model.ForwardOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return append([]float32(nil), o.LogProbs[len(prompt):len(seq)]...), o.SeqLogProb[0], nil
-	}
-	var c scoredCompletion
-	var err error
-	if c.Logps, c.LogpSum, err = logps(policy); err != nil {
-		return c, fmt.Errorf("model: %w", err)
-	}
-	c.Tokens = len(c.Logps)
-	if ref != nil {
-		rl, rs, err := logps(ref)
-		if err != nil {
-			return c, fmt.Errorf("ref: %w", err)
-		}
-		ir := beta * (c.LogpSum - rs)
-		c.RefLogps, c.RefLogpSum, c.ImplicitReward = rl, &rs, &ir
-	}
-	for _, s := range []struct {
-		v   pft.Verifier
-		dst **float64
-	}{{v, &c.Reward}, {gold, &c.Gold}} {
-		if s.v == nil {
-			continue
-		}
-		r, err := s.v.Score([][]int32{prompt}, [][]int32{completion})
-		if err != nil {
-			return c, err
-		}
-		*s.dst = &r[0]
-	}
-	return c, nil
 }

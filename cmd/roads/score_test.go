@@ -39,7 +39,7 @@ func TestScorePerExample(t *testing.T) {
 		}
 		n++
 		ch, rj := row.Completion["chosen"], row.Completion["rejected"]
-		for name, c := range map[string]scoredCompletion{"chosen": ch, "rejected": rj} {
+		for name, c := range map[string]pft.CompletionScore{"chosen": ch, "rejected": rj} {
 			var s float64
 			for _, lp := range c.Logps {
 				s += float64(lp)
