@@ -103,7 +103,7 @@ func runRepro(args []string, stdout io.Writer) error {
 			return fmt.Errorf("repro: %w", err)
 		}
 		if !*asJSON {
-			printSummary(os.Stderr, sum, *results)
+			exp.WriteSummary(os.Stderr, sum, *results)
 		}
 	}
 	rep, err := report.Generate(*results, *out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -104,7 +101,7 @@ func runRun(args []string, stdout io.Writer) error {
 	}
 
 	if *list {
-		return listCells(stdout, specs, pick, shard, *results, *asJSON)
+		return exp.WriteCellList(stdout, specs, pick, shard, *results, *asJSON)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -159,18 +156,18 @@ func runRun(args []string, stdout io.Writer) error {
 		if sum != nil {
 			summaries = append(summaries, sum)
 			if !*asJSON {
-				printSummary(stdout, sum, *results)
+				exp.WriteSummary(stdout, sum, *results)
 			}
 		}
 		if err != nil {
 			if *asJSON {
-				writeSummariesJSON(stdout, summaries)
+				exp.WriteSummariesJSON(stdout, summaries)
 			}
 			return err
 		}
 	}
 	if *asJSON {
-		return writeSummariesJSON(stdout, summaries)
+		return exp.WriteSummariesJSON(stdout, summaries)
 	}
 	return nil
 }
@@ -183,120 +180,4 @@ func selfRun(names []string) ([]string, error) {
 		return nil, fmt.Errorf("jobs: find this binary: %w", err)
 	}
 	return append([]string{self, "run"}, names...), nil
-}
-
-func printSummary(w io.Writer, s *exp.Summary, results string) {
-	preset := s.Preset
-	if preset == "" {
-		preset = "none"
-	}
-	fmt.Fprintf(w, "%s (preset %s, shard %s): %d cells in the grid, %d in this shard: %d already done, %d run, %d failed, %d skipped (method not wired); records in %s\n",
-		s.Experiment, preset, s.Shard, s.GridCells, s.ShardCells, s.Done, s.Ran, len(s.Failed), len(s.Skipped), filepath.Join(results, s.Experiment))
-	for _, f := range s.Failed {
-		fmt.Fprintf(w, "  failed: %v\n", f)
-	}
-	for _, b := range s.Busy {
-		fmt.Fprintf(w, "  busy (another runner has it, %s): %s %s\n", b.Holder, b.Cell.ID, b.Cell.Label())
-	}
-	if len(s.Skipped) > 0 {
-		methods := map[string]bool{}
-		for _, c := range s.Skipped {
-			methods[c.Method()] = true
-		}
-		fmt.Fprintf(w, "  skipped methods: %s\n", strings.Join(sortedKeys(methods), ", "))
-	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func writeSummariesJSON(w io.Writer, sums []*exp.Summary) error {
-	type failed struct {
-		ID    string `json:"id"`
-		Cell  string `json:"cell"`
-		Error string `json:"error"`
-	}
-	type out struct {
-		Experiment string   `json:"experiment"`
-		Preset     string   `json:"preset"`
-		Shard      string   `json:"shard"`
-		Grid       int      `json:"grid_cells"`
-		InShard    int      `json:"shard_cells"`
-		Done       int      `json:"already_done"`
-		Ran        int      `json:"ran"`
-		Skipped    int      `json:"skipped"`
-		Busy       int      `json:"busy"`
-		Failed     []failed `json:"failed"`
-	}
-	res := make([]out, 0, len(sums))
-	for _, s := range sums {
-		o := out{Experiment: s.Experiment, Preset: s.Preset, Shard: s.Shard.String(), Grid: s.GridCells, InShard: s.ShardCells,
-			Done: s.Done, Ran: s.Ran, Skipped: len(s.Skipped), Busy: len(s.Busy), Failed: []failed{}}
-		for _, f := range s.Failed {
-			o.Failed = append(o.Failed, failed{ID: f.Cell.ID, Cell: f.Cell.Label(), Error: f.Err.Error()})
-		}
-		res = append(res, o)
-	}
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-func listCells(w io.Writer, specs []*exp.Spec, pick func(*exp.Spec) string, shard exp.Shard, results string, asJSON bool) error {
-	type row struct {
-		Experiment string         `json:"experiment"`
-		Preset     string         `json:"preset"`
-		ID         string         `json:"id"`
-		Done       bool           `json:"done"`
-		Method     string         `json:"method"`
-		Axes       map[string]any `json:"axes"`
-		Registered bool           `json:"method_wired"`
-	}
-	var rows []row
-	for _, s := range specs {
-		st, err := exp.Status(s, pick(s), shard, results)
-		if err != nil {
-			return err
-		}
-		for _, c := range st {
-			axes := map[string]any{}
-			for _, a := range c.Cell.Axes {
-				axes[a.Name] = a.Value
-			}
-			_, wired := exp.DefaultRegistry().Lookup(c.Cell.Method())
-			rows = append(rows, row{Experiment: s.Name, Preset: pick(s), ID: c.Cell.ID, Done: c.Done, Method: c.Cell.Method(), Axes: axes, Registered: wired})
-			if !asJSON {
-				state := "todo"
-				if c.Done {
-					state = "done"
-				}
-				note := ""
-				if !wired {
-					note = "  (method not wired)"
-				}
-				fmt.Fprintf(w, "%s  %s  %-4s  %s%s\n", s.Name, c.Cell.ID, state, c.Cell.Label(), note)
-			}
-		}
-	}
-	if asJSON {
-		if rows == nil {
-			rows = []row{}
-		}
-		b, err := json.MarshalIndent(rows, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	return nil
 }
