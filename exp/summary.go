@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -29,17 +30,8 @@ func WriteSummary(w io.Writer, s *Summary, results string) {
 		for _, c := range s.Skipped {
 			methods[c.Method()] = true
 		}
-		fmt.Fprintf(w, "  skipped methods: %s\n", strings.Join(sortedSet(methods), ", "))
+		fmt.Fprintf(w, "  skipped methods: %s\n", strings.Join(slices.Sorted(maps.Keys(methods)), ", "))
 	}
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // WriteSummariesJSON prints the summaries as one JSON array (`roads run --json`).

@@ -9,8 +9,8 @@ import (
 //
 //	go test ./model -run '^$' -bench . -benchtime 20x
 
-func benchTrain(b *testing.B, d, layers int) {
-	tb, err := newTrainBench(BenchConfig(d, layers), 32, 0)
+func benchTrain(b *testing.B, cfg Config, batch int) {
+	tb, err := newTrainBench(cfg, batch, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,11 +28,11 @@ func benchTrain(b *testing.B, d, layers int) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(32*64*b.N)/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric(float64(batch*cfg.NPositions*b.N)/b.Elapsed().Seconds(), "tok/s")
 }
 
-func BenchmarkTrainStepD128(b *testing.B) { benchTrain(b, 128, 2) }
-func BenchmarkTrainStepD256(b *testing.B) { benchTrain(b, 256, 4) }
+func BenchmarkTrainStepD128(b *testing.B) { benchTrain(b, BenchConfig(128, 2), 32) }
+func BenchmarkTrainStepD256(b *testing.B) { benchTrain(b, BenchConfig(256, 4), 32) }
 
 func BenchmarkSampleKVD128(b *testing.B) {
 	tb, err := newTrainBench(BenchConfig(128, 2), 32, 0)
@@ -82,23 +82,4 @@ func TestBenchHelpers(t *testing.T) {
 // (d768, 12 layers, 12 heads, vocab 50,257, context 256, batch 8; 5.5 GB):
 //
 //	go test ./model -run '^$' -bench GPT2Small -benchtime 3x -cpuprofile cpu.out
-func BenchmarkTrainStepGPT2Small(b *testing.B) {
-	tb, err := newTrainBench(NewConfig(50257, 256, 768, 12, 12), 8, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tb.nextBatch()
-	if _, err := tb.step(); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		tb.nextBatch()
-		b.StartTimer()
-		if _, err := tb.step(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(8*256*b.N)/b.Elapsed().Seconds(), "tok/s")
-}
+func BenchmarkTrainStepGPT2Small(b *testing.B) { benchTrain(b, NewConfig(50257, 256, 768, 12, 12), 8) }
