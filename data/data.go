@@ -34,8 +34,8 @@ func DefaultKeys() Keys {
 		ScoreChosen: "score_chosen", ScoreRejected: "score_rejected"}
 }
 
-// withDefaults fills empty names with TRL's.
-func (k Keys) withDefaults() Keys {
+// WithDefaults returns k with its empty names filled with TRL's.
+func (k Keys) WithDefaults() Keys {
 	d := DefaultKeys()
 	for _, f := range []struct {
 		dst *string
@@ -239,7 +239,7 @@ func (r Record) Number(key string) (float64, bool, error) {
 
 // ReadText reads {"text"} rows.
 func ReadText(path string, k Keys) ([]Text, error) {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return readTyped(path, func(r Record) (Text, error) {
 		s, err := r.String(k.Text)
 		return Text{s}, err
@@ -249,7 +249,7 @@ func ReadText(path string, k Keys) ([]Text, error) {
 // ReadPrompts reads {"prompt"} rows (other fields are ignored, so a
 // prompt-completion or preference file also serves as a prompt list).
 func ReadPrompts(path string, k Keys) ([]PromptOnly, error) {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return readTyped(path, func(r Record) (PromptOnly, error) {
 		s, err := r.String(k.Prompt)
 		return PromptOnly{s}, err
@@ -258,7 +258,7 @@ func ReadPrompts(path string, k Keys) ([]PromptOnly, error) {
 
 // ReadPromptCompletions reads {"prompt","completion"} rows.
 func ReadPromptCompletions(path string, k Keys) ([]PromptCompletion, error) {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return readTyped(path, func(r Record) (PromptCompletion, error) {
 		var row PromptCompletion
 		var err error
@@ -278,7 +278,7 @@ func ReadPreferences(path string, k Keys) ([]Preference, error) {
 
 // preferenceOf converts a record to a standard preference row.
 func preferenceOf(k Keys) func(Record) (Preference, error) {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return func(r Record) (Preference, error) {
 		var row Preference
 		var err error
@@ -384,19 +384,19 @@ func writeRows[T any](path string, rows []T, fields func(T) []field) error {
 
 // WriteText writes {"text"} rows.
 func WriteText(path string, rows []Text, k Keys) error {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return writeRows(path, rows, func(r Text) []field { return []field{{k.Text, r.Text}} })
 }
 
 // WritePrompts writes {"prompt"} rows.
 func WritePrompts(path string, rows []PromptOnly, k Keys) error {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return writeRows(path, rows, func(r PromptOnly) []field { return []field{{k.Prompt, r.Prompt}} })
 }
 
 // WritePromptCompletions writes {"prompt","completion"} rows.
 func WritePromptCompletions(path string, rows []PromptCompletion, k Keys) error {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return writeRows(path, rows, func(r PromptCompletion) []field {
 		return []field{{k.Prompt, r.Prompt}, {k.Completion, r.Completion}}
 	})
@@ -405,7 +405,7 @@ func WritePromptCompletions(path string, rows []PromptCompletion, k Keys) error 
 // WritePreferences writes {"prompt","chosen","rejected"} rows, with
 // "score_chosen"/"score_rejected" when a row has scores.
 func WritePreferences(path string, rows []Preference, k Keys) error {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return writeRows(path, rows, func(r Preference) []field {
 		f := []field{{k.Prompt, r.Prompt}, {k.Chosen, r.Chosen}, {k.Rejected, r.Rejected}}
 		if r.HasScores {
@@ -503,7 +503,7 @@ func ReadAnyPreferences(path string, k Keys) (std []Preference, conv []Conversat
 	if err != nil {
 		return nil, nil, err
 	}
-	if recs[0].IsConversational(k.withDefaults().Prompt) {
+	if recs[0].IsConversational(k.WithDefaults().Prompt) {
 		conv, err = convertAll(recs, conversationalPreferenceOf(k))
 		return nil, conv, err
 	}
@@ -513,7 +513,7 @@ func ReadAnyPreferences(path string, k Keys) (std []Preference, conv []Conversat
 
 // conversationalPreferenceOf converts a record of message lists.
 func conversationalPreferenceOf(k Keys) func(Record) (ConversationalPreference, error) {
-	k = k.withDefaults()
+	k = k.WithDefaults()
 	return func(r Record) (ConversationalPreference, error) {
 		row := ConversationalPreference{File: r.File, Line: r.Line}
 		var err error

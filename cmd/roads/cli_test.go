@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"roads/data"
+	"roads/recipe"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -205,7 +206,7 @@ func TestConversationalData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := readSFTExamples(conv, data.Keys{}, tk)
+	ex, err := recipe.ReadSFTExamples(conv, data.Keys{}, tk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestConversationalData(t *testing.T) {
 	}
 	prefs := filepath.Join(dir, "prefs.jsonl")
 	writeFile(t, prefs, strings.Repeat(`{"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}], "rejected": [{"role": "assistant", "content": "5"}]}`+"\n", 8))
-	pairs, err := readPairs(prefs, data.Keys{}, tk)
+	pairs, err := recipe.ReadPreferencePairs(prefs, data.Keys{}, tk)
 	if err != nil || len(pairs) != 8 || tk.Decode(pairs[0].Chosen) != "4<|im_end|>\n" {
 		t.Fatalf("conversational pairs: %v %v", len(pairs), err)
 	}
@@ -226,7 +227,7 @@ func TestConversationalData(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.jsonl")
 	writeFile(t, bad, `{"prompt": [{"role": "user", "content": "a"}], "chosen": [{"role": "bot", "content": "b"}], "rejected": [{"role": "assistant", "content": "c"}]}`+"\n")
-	if _, err := readPairs(bad, data.Keys{}, tk); err == nil || !strings.Contains(err.Error(), bad+`:1: field "chosen[0].role": unknown role "bot"`) {
+	if _, err := recipe.ReadPreferencePairs(bad, data.Keys{}, tk); err == nil || !strings.Contains(err.Error(), bad+`:1: field "chosen[0].role": unknown role "bot"`) {
 		t.Fatalf("malformed message: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"roads/eval"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 )
 
@@ -61,7 +62,7 @@ func runDPO(args []string, stdout io.Writer) error {
 		}
 		tk = t.Tokenizer()
 	}
-	pairs, err := readPairs(cfg.Dataset, keys, tk)
+	pairs, err := recipe.ReadPreferencePairs(cfg.Dataset, keys, tk)
 	if err != nil {
 		return err
 	}

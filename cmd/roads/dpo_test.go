@@ -12,6 +12,7 @@ import (
 
 	"roads/data"
 	"roads/model"
+	"roads/recipe"
 	"roads/task"
 )
 
@@ -214,12 +215,12 @@ func TestDegeneratePreferencesRefused(t *testing.T) {
 	}
 	same := filepath.Join(dir, "same.jsonl")
 	writeFile(t, same, row(" "+tk.Decode(ref), " "+tk.Decode(ref))+row("", ""))
-	if _, err := readPairs(same, data.Keys{}, tk.Tokenizer()); err == nil || !strings.Contains(err.Error(), same+": every one of the 2 rows has chosen == rejected") {
+	if _, err := recipe.ReadPreferencePairs(same, data.Keys{}, tk.Tokenizer()); err == nil || !strings.Contains(err.Error(), same+": every one of the 2 rows has chosen == rejected") {
 		t.Fatalf("all-identical pairs: %v", err)
 	}
 	mixed := filepath.Join(dir, "mixed.jsonl")
 	writeFile(t, mixed, row(" "+tk.Decode(ref), "")+row("", ""))
-	if pairs, err := readPairs(mixed, data.Keys{}, tk.Tokenizer()); err != nil || len(pairs) != 2 {
+	if pairs, err := recipe.ReadPreferencePairs(mixed, data.Keys{}, tk.Tokenizer()); err != nil || len(pairs) != 2 {
 		t.Fatalf("mixed pairs: %d, %v", len(pairs), err)
 	}
 }

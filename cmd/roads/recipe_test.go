@@ -9,6 +9,7 @@ import (
 	"roads/data"
 	"roads/exp"
 	"roads/exp/methods"
+	"roads/recipe"
 )
 
 // recipeSpec is one experiment cell small enough to train its SFT model in a
@@ -86,7 +87,7 @@ func TestDataGenEqualsExperimentPairs(t *testing.T) {
 	prefsPath := filepath.Join(root, "prefs.jsonl")
 	mustRun(t, runData, "gen", "--task", taskSpec, "--policy", sftDir, "--seed", "3", "--n", "40",
 		"--mode", "wide", "--k", "4", "--pairing", "length_matched", "--out", prefsPath)
-	got, err := readPairs(prefsPath, data.Keys{}, tk.Tokenizer())
+	got, err := recipe.ReadPreferencePairs(prefsPath, data.Keys{}, tk.Tokenizer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestDataGenEqualsExperimentPairs(t *testing.T) {
 	if len(artPairs) != 1 {
 		t.Fatalf("want one pairs.jsonl artefact, found %v", artPairs)
 	}
-	fromArtifact, err := readPairs(artPairs[0], data.Keys{}, tk.Tokenizer())
+	fromArtifact, err := recipe.ReadPreferencePairs(artPairs[0], data.Keys{}, tk.Tokenizer())
 	if err != nil || !reflect.DeepEqual(fromArtifact, got) {
 		t.Fatalf("the artefact's pairs.jsonl read by the CLI: %v (equal: %v)", err, reflect.DeepEqual(fromArtifact, got))
 	}
@@ -113,7 +114,7 @@ func TestDataGenEqualsExperimentPairs(t *testing.T) {
 	other := filepath.Join(root, "other.jsonl")
 	mustRun(t, runData, "gen", "--task", taskSpec, "--policy", sftDir, "--seed", "4", "--n", "40",
 		"--mode", "wide", "--k", "4", "--pairing", "length_matched", "--out", other)
-	o, _ := readPairs(other, data.Keys{}, tk.Tokenizer())
+	o, _ := recipe.ReadPreferencePairs(other, data.Keys{}, tk.Tokenizer())
 	if reflect.DeepEqual(o, got) {
 		t.Fatal("data seeds 3 and 4 wrote the same pairs")
 	}

@@ -11,6 +11,7 @@ import (
 	"roads/data"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 	"roads/tok"
 )
@@ -72,7 +73,7 @@ func runRM(args []string, stdout io.Writer) error {
 		}
 		tk = t.Tokenizer()
 	}
-	pairs, err := readPairs(cfg.Dataset, keys, tk)
+	pairs, err := recipe.ReadPreferencePairs(cfg.Dataset, keys, tk)
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func runRM(args []string, stdout io.Writer) error {
 	switch {
 	case cfg.EvalDataset != "":
 		train = pairs
-		if eval, err = readPairs(cfg.EvalDataset, keys, tk); err != nil {
+		if eval, err = recipe.ReadPreferencePairs(cfg.EvalDataset, keys, tk); err != nil {
 			return err
 		}
 	case cfg.EvalFraction > 0:
@@ -174,7 +175,7 @@ func runRMEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pairs, err := readPairs(*path, keys, tk)
+	pairs, err := recipe.ReadPreferencePairs(*path, keys, tk)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"roads/internal/atomicfile"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 	"roads/tok"
 )
@@ -168,8 +169,8 @@ func readScoreRows(path string, keys data.Keys, tk tok.Tokenizer) ([]scoreRow, e
 		return ids, nil
 	}
 	var out []scoreRow
-	if _, ok := recs[0].Fields[orDefault(keys.Rejected, "rejected")]; ok {
-		prefs, err := readPreferenceRows(path, keys, tk)
+	if _, ok := recs[0].Fields[keys.WithDefaults().Rejected]; ok {
+		prefs, err := recipe.ReadPreferenceRows(path, keys, tk)
 		if err != nil {
 			return nil, err
 		}

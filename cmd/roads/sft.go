@@ -10,6 +10,7 @@ import (
 	"roads/data"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 	"roads/tok"
 )
@@ -75,7 +76,7 @@ func runSFT(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	examples, err := readSFTExamples(cfg.Data, keys, tk)
+	examples, err := recipe.ReadSFTExamples(cfg.Data, keys, tk)
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,9 @@ var allowed = map[string][]string{
 	"eval": {"engine", "internal/stats", "model", "task"},
 	// Chat templates over TRL's conversational rows.
 	"chat": {"data"},
-	// The one data recipe: prompts, demonstrations, pairs and their TRL rows.
-	"recipe": {"data", "eval", "task"},
+	// The one data recipe: prompts, demonstrations, pairs and their TRL rows,
+	// and TRL JSONL rows as the trainers' token examples.
+	"recipe": {"chat", "data", "eval", "pft", "task", "tok"},
 	// The experiment core is domain-free: specs, cells, records, the runner.
 	"exp": {"experiments", "internal/atomicfile", "internal/filelock"},
 	// The only wiring of training and evaluation into the runner.
