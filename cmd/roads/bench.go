@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"roads/internal/cliflag"
 	"runtime"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ func init() {
 // 4 heads, untied head with bias, Adam lr 1e-3. bench/compare.sh runs it next
 // to the PyTorch peer and prints the ratios.
 func runBench(args []string, stdout io.Writer) error {
-	fs := newFlags("bench")
+	fs := cliflag.New("bench")
 	steps := fs.Int("steps", 10, "timed training steps per size (after one warm-up step)")
 	runs := fs.Int("sample_runs", 5, "timed KV-cache sampling runs")
 	batch := fs.Int("batch", 32, "sequences per step")
@@ -32,7 +33,7 @@ func runBench(args []string, stdout io.Writer) error {
 	gpt2Small := fs.Bool("gpt2_small", false, "instead: a GPT-2-small-shaped model (d768, 12 layers, 12 heads, vocab 50,257, context 256, batch --batch, random weights): training and KV-cache sampling tokens/s (bench/gpt2_small.sh runs the peer beside it)")
 	tokenizer := fs.String("tokenizer", "tok/testdata/gpt2/tokenizer.json.gz", "GPT-2 tokenizer.json(.gz) for the encoding benchmark (skipped when absent)")
 	textFile := fs.String("text", "tok/testdata/gpt2/golden.jsonl.gz", "corpus of the encoding benchmark: golden JSONL (.gz) whose \"text\" fields, joined by spaces, are doubled to ≥ 1 MiB (bench/tokenize_node.mjs builds the same text)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	engine.SetThreads(*threads)

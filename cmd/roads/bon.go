@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"roads/internal/cliflag"
 	"strconv"
 	"strings"
 
@@ -20,7 +21,7 @@ func init() {
 }
 
 func runBoN(args []string, stdout io.Writer) error {
-	fs := newFlags("bon")
+	fs := cliflag.New("bon")
 	taskSpec := fs.String("task", task.DefaultTask, pftTaskHelp)
 	dir := fs.String("model", "", "policy directory whose samples are picked from")
 	verifier := fs.String("verifier", "", "verifier: a reward-model directory, a DPO run (implicit reward), a model directory (Σ log π), or gold (the oracle curve)")
@@ -29,7 +30,7 @@ func runBoN(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 42, "sampling seed")
 	out := fs.String("output_dir", "", "if set, write bon.json there")
 	asJSON := fs.Bool("json", false, "print the curve as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" || *verifier == "" {

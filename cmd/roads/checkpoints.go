@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"roads/internal/cliflag"
 	"syscall"
 
 	"roads/exp"
@@ -18,12 +19,12 @@ func init() {
 }
 
 func runCheckpoints(args []string, stdout io.Writer) error {
-	fs := newFlags("checkpoints")
+	fs := cliflag.New("checkpoints")
 	out := fs.String("out", "experiments/checkpoints", "write OUT/sft/<hash>/ for every SFT model (rebuild the binary to embed them)")
 	experiment := fs.String("experiment", reproExperiment, "experiment (built-in name or spec file) whose sft cells are trained")
 	preset := fs.String("preset", "quick", "the experiment's preset")
 	cache := fs.String("cache", "runs/checkpoints/_artifacts", "artefact cache the models are trained in (resumable; must not hold embedded restores)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

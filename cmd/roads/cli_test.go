@@ -63,21 +63,6 @@ func TestSFTConfigFileAndBadData(t *testing.T) {
 	}
 }
 
-func TestConfigFlagValue(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--config", "a.json"}, "a.json"},
-		{[]string{"-config=b.json", "--seed", "1"}, "b.json"},
-		{[]string{"--seed", "1"}, ""},
-	} {
-		if got := configFlagValue(c.args); got != c.want {
-			t.Errorf("configFlagValue(%v) = %q, want %q", c.args, got, c.want)
-		}
-	}
-}
-
 // TestHelpOnEverySubcommand: -h works on every command and every data / rm
 // subcommand, writing nothing and failing with nothing but flag.ErrHelp.
 func TestHelpOnEverySubcommand(t *testing.T) {

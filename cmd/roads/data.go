@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"roads/internal/cliflag"
 	"sort"
 	"strings"
 
@@ -64,7 +65,7 @@ func writeJSONLine(w io.Writer, v any) error {
 }
 
 func runDataDemos(args []string, stdout io.Writer) error {
-	fs := newFlags("data demos")
+	fs := cliflag.New("data demos")
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
 	n := fs.Int("n", 1000, "number of demonstrations (one per prompt)")
 	seed := fs.Uint64("seed", 0, "data seed: picks the prompts (a stream of the split) and the corruptions")
@@ -74,7 +75,7 @@ func runDataDemos(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *n <= 0 {
@@ -129,7 +130,7 @@ func runDataDemos(args []string, stdout io.Writer) error {
 }
 
 func runDataGen(args []string, stdout io.Writer) error {
-	fs := newFlags("data gen")
+	fs := cliflag.New("data gen")
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
 	policySpec := fs.String("policy", "", "sampling "+policyHelp+" (normally the SFT model)")
 	n := fs.Int("n", 1000, "number of prompts")
@@ -146,7 +147,7 @@ func runDataGen(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *n <= 0 {
@@ -193,7 +194,7 @@ func runDataGen(args []string, stdout io.Writer) error {
 }
 
 func runDataPrompts(args []string, stdout io.Writer) error {
-	fs := newFlags("data prompts")
+	fs := cliflag.New("data prompts")
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
 	n := fs.Int("n", 1000, "number of prompts")
 	seed := fs.Uint64("seed", 0, "data seed (a stream of the split)")
@@ -201,7 +202,7 @@ func runDataPrompts(args []string, stdout io.Writer) error {
 	splitName := fs.String("split", "train", "prompt split: train, validation or test")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *n <= 0 {
@@ -224,11 +225,11 @@ func runDataPrompts(args []string, stdout io.Writer) error {
 }
 
 func runDataTask(args []string, stdout io.Writer) error {
-	fs := newFlags("data task")
+	fs := cliflag.New("data task")
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
 	list := fs.Bool("list", false, "list the presets")
 	asJSON := fs.Bool("json", false, "print only the resolved config as JSON (a valid --task file)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *list {

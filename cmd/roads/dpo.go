@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"roads/internal/cliflag"
 
 	"roads/ckpt"
 	"roads/data"
@@ -24,10 +25,10 @@ func init() {
 
 func runDPO(args []string, stdout io.Writer) error {
 	cfg := pft.DefaultDPOTrainConfig()
-	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+	if err := cliflag.LoadConfig(args, &cfg); err != nil {
 		return err
 	}
-	fs := newFlags("dpo")
+	fs := cliflag.New("dpo")
 	addConfigFlags(fs, &cfg)
 	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to train (normally the SFT model)")
@@ -36,7 +37,7 @@ func runDPO(args []string, stdout io.Writer) error {
 	ev := addEvalFlags(fs)
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil { // every setting, before any model or data is read

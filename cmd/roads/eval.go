@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"roads/internal/cliflag"
 
 	"roads/eval"
 	"roads/task"
@@ -13,7 +14,7 @@ func init() {
 }
 
 func runEval(args []string, stdout io.Writer) error {
-	fs := newFlags("eval")
+	fs := cliflag.New("eval")
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
 	modelSpec := fs.String("model", "", "evaluated "+policyHelp)
 	refSpec := fs.String("ref", "", "reference policy for KL(π‖π_ref), normally the SFT model (same values as --model); empty = no KL")
@@ -26,7 +27,7 @@ func runEval(args []string, stdout io.Writer) error {
 	stream := fs.Uint64("stream", 0, "prompt stream of the split (0 = the standard evaluation set)")
 	rows := fs.Int("table_rows", 5, "rows of the sample table")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *modelSpec == "" {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"roads/internal/cliflag"
 	"sort"
 	"strings"
 	"testing"
@@ -18,11 +19,11 @@ import (
 func allFlags(t *testing.T) []string {
 	t.Helper()
 	var lines []string
-	seeFlags = func(fs *flag.FlagSet) {
+	cliflag.Observe = func(fs *flag.FlagSet) {
 		fs.SetOutput(&bytes.Buffer{}) // no usage on stderr
 		fs.VisitAll(func(f *flag.Flag) { lines = append(lines, strings.TrimPrefix(fs.Name(), "roads ")+" --"+f.Name) })
 	}
-	defer func() { seeFlags = nil }()
+	defer func() { cliflag.Observe = nil }()
 	runs := [][]string{{"data", "demos", "-h"}, {"data", "gen", "-h"}, {"data", "prompts", "-h"}, {"data", "task", "-h"}, {"rm", "eval", "-h"}}
 	for name := range commands {
 		if name != "data" {
@@ -81,12 +82,12 @@ func TestConfigFieldsAreFlags(t *testing.T) {
 		"sft": &pft.SFTConfig{}, "dpo": &pft.DPOTrainConfig{}, "rm": &pft.RewardTrainConfig{}, "online-dpo": &pft.OnlineDPOConfig{},
 		"rloo": &pft.RLOOTrainConfig{}, "ppo": &pft.PPOTrainConfig{}, "grpo": &pft.GRPOTrainConfig{},
 	} {
-		flags, unbound := configFlagNames(cfg)
+		flags, unbound := cliflag.Names(cfg)
 		if len(unbound) > 0 {
 			t.Errorf("%s: config fields without a flag (add a help tag, or flag:\"-\"): %v", name, unbound)
 		}
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
-		bindConfigFlags(fs, cfg)
+		cliflag.Bind(fs, cfg)
 		for _, f := range flags {
 			fl := fs.Lookup(f)
 			if fl == nil || strings.TrimSpace(fl.Usage) == "" {
@@ -97,7 +98,7 @@ func TestConfigFieldsAreFlags(t *testing.T) {
 	// A flag writes the field --config would.
 	var cfg pft.GRPOTrainConfig
 	fs := flag.NewFlagSet("grpo", flag.ContinueOnError)
-	bindConfigFlags(fs, &cfg)
+	cliflag.Bind(fs, &cfg)
 	if err := fs.Parse([]string{"--epsilon_high", "0.3", "--learning_rate", "0.5", "--scale_rewards", "batch", "--disable_tqdm"}); err != nil {
 		t.Fatal(err)
 	}

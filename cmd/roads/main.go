@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"sort"
 	"strings"
@@ -70,49 +69,4 @@ func main() {
 		fmt.Fprintf(os.Stderr, "roads %s: %v\n", name, strings.TrimSpace(err.Error()))
 		os.Exit(1)
 	}
-}
-
-// newFlags returns a flag set for a subcommand that reports errors instead of
-// exiting, so tests can drive commands in-process.
-// parseFlags parses args into fs and refuses a float flag given a value that
-// is not a finite number (NaN, Inf), naming the flag: the flag package
-// accepts them, and a NaN learning rate or β would otherwise run until a JSON
-// encoder fails on it. A negative --threads is refused too.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if seeFlags != nil {
-		seeFlags(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var bad error
-	fs.Visit(func(f *flag.Flag) {
-		if bad != nil {
-			return
-		}
-		g, ok := f.Value.(flag.Getter)
-		if !ok {
-			return
-		}
-		switch v := g.Get().(type) {
-		case float64:
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				bad = fmt.Errorf("--%s %s: want a finite number", f.Name, f.Value)
-			}
-		case int:
-			if f.Name == "threads" && v < 0 {
-				bad = fmt.Errorf("--threads %d: want 0 (all cores) or a positive count", v)
-			}
-		}
-	})
-	return bad
-}
-
-// seeFlags (tests only) sees every flag set before it parses.
-var seeFlags func(*flag.FlagSet)
-
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("roads "+name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	return fs
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"roads/internal/cliflag"
 
 	"roads/pft"
 )
@@ -43,17 +44,17 @@ type onlineCommand struct {
 // run parses args over the config (--config file first, then flags),
 // validates every setting, loads the inputs, trains and reports.
 func (c onlineCommand) run(args []string, stdout io.Writer, train func(st *onlineSetup) (string, error)) error {
-	if err := loadConfigFile(configFlagValue(args), c.cfg); err != nil {
+	if err := cliflag.LoadConfig(args, c.cfg); err != nil {
 		return err
 	}
-	fs := newFlags(c.name)
+	fs := cliflag.New(c.name)
 	addConfigFlags(fs, c.cfg, c.skip...)
 	var o onlineCLI
 	addOnlineInputFlags(fs, c.in, &o)
 	if c.extra != nil {
 		c.extra(fs)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := c.cfg.Validate(); err != nil { // every setting, before any model or data is read

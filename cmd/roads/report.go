@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"roads/internal/cliflag"
 
 	"roads/report"
 )
@@ -14,13 +15,13 @@ func init() {
 }
 
 func runReport(args []string, stdout io.Writer) error {
-	fs := newFlags("report")
+	fs := cliflag.New("report")
 	results := fs.String("results", defaultResults, "results store written by roads run")
 	out := fs.String("out", "runs/report", "output directory (report.md, cells.csv, plots/)")
 	table := fs.String("table", "main", "print this experiment's table to stdout (empty: none)")
 	metric := fs.String("metric", "", "with --json: print only this metric of --table's rows (arm → mean, CI, n)")
 	asJSON := fs.Bool("json", false, "print the verdicts and tables as JSON instead of text")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

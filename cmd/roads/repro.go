@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"roads/internal/cliflag"
 	"runtime"
 	"syscall"
 	"time"
@@ -25,7 +26,7 @@ func init() {
 const reproExperiment = "main"
 
 func runRepro(args []string, stdout io.Writer) error {
-	fs := newFlags("repro")
+	fs := cliflag.New("repro")
 	preset := fs.String("preset", "quick", "quick (main on 3 seeds with the embedded SFT models, a few minutes), full (every experiment at its full preset: hours on 2 cores) or smoke (CI: every stage, nothing learned)")
 	smoke := fs.Bool("smoke", false, "same as --preset smoke")
 	results := fs.String("results", "runs/repro/results", "results store (resumable: finished cells are kept)")
@@ -34,7 +35,7 @@ func runRepro(args []string, stdout io.Writer) error {
 	noProgress := fs.Bool("no_progress", false, "no progress bar on stderr")
 	noEmbedded := fs.Bool("no_embedded_sft", false, "train the SFT models even where the binary embeds them for the same settings")
 	jobs := fs.Int("jobs", 0, "local shard processes (see roads run --jobs); 0: one per core, except 1 for --preset smoke")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

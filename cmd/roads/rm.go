@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"roads/internal/cliflag"
 
 	"roads/data"
 	"roads/model"
@@ -33,19 +34,19 @@ func runRM(args []string, stdout io.Writer) error {
 		return runRMEval(args[1:], stdout)
 	}
 	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), Arch: defaultNewModelArch()}
-	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+	if err := cliflag.LoadConfig(args, &cfg); err != nil {
 		return err
 	}
-	fs := newFlags("rm")
+	fs := cliflag.New("rm")
 	addConfigFlags(fs, &cfg.RewardTrainConfig)
 	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to initialise from (normally the SFT model); empty: a new model of --d_model/--n_layer/--n_head")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (tokenizer and context of a new model)")
-	bindConfigFlags(fs, &cfg.Arch)
+	cliflag.Bind(fs, &cfg.Arch)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.RewardTrainConfig.Validate(); err != nil { // every setting, before any model or data is read
@@ -145,14 +146,14 @@ func runRM(args []string, stdout io.Writer) error {
 
 // runRMEval scores held-out preference pairs with any verifier.
 func runRMEval(args []string, stdout io.Writer) error {
-	fs := newFlags("rm eval")
+	fs := cliflag.New("rm eval")
 	verifier := fs.String("verifier", "", "verifier: a reward-model, DPO-run or model directory, or gold")
 	path := fs.String("data", "", "preference JSONL (prompt, chosen, rejected)")
 	taskSpec := fs.String("task", "", pftTaskHelp+" (needed for gold, and for the tokenizer when the directory has none)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *verifier == "" || *path == "" {

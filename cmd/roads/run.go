@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"roads/internal/cliflag"
 	"strings"
 	"syscall"
 
@@ -23,24 +23,8 @@ func init() {
 // defaultResults is where `roads run` and `roads report` keep results.
 const defaultResults = "runs/results"
 
-// parseInterleaved parses flags that may come after positional arguments
-// ("roads run main --shard 0/4"), returning the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func runRun(args []string, stdout io.Writer) error {
-	fs := newFlags("run")
+	fs := cliflag.New("run")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: roads run EXPERIMENT... [flags]\n\nEXPERIMENT is a spec file, a built-in name (%s), or all.\n\n",
 			strings.Join(exp.EmbeddedNames(), ", "))
@@ -58,7 +42,7 @@ func runRun(args []string, stdout io.Writer) error {
 	noProgress := fs.Bool("no_progress", false, "no progress bar on stderr")
 	noEmbedded := fs.Bool("no_embedded_sft", false, "train every SFT model, even one embedded in the binary for the same settings (experiments/checkpoints)")
 	jobs := fs.Int("jobs", 1, "run the sweep as this many local shard processes (cores/jobs threads each; logs in RESULTS/_logs); small models use 2 cores better as 2 jobs than as 1")
-	names, err := parseInterleaved(fs, args)
+	names, err := cliflag.ParseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"roads/internal/cliflag"
 	"strings"
 
 	"roads/model"
@@ -19,7 +19,7 @@ func init() {
 }
 
 func runSample(args []string, stdout io.Writer) error {
-	fs := newFlags("sample")
+	fs := cliflag.New("sample")
 	dir := fs.String("model", "", "model directory (config.json, model.safetensors, tokenizer.json)")
 	prompt := fs.String("prompt", "", "prompt text")
 	n := fs.Int("num_return_sequences", 1, "completions to sample")
@@ -29,7 +29,7 @@ func runSample(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 42, "sampling seed")
 	asJSON := fs.Bool("json", false, "print JSON lines {prompt, completion, logprob, eos}")
 	tokenizer := fs.String("tokenizer", "", "bytes: use the byte-level tokenizer for a model directory without tokenizer.json (otherwise that is an error)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
@@ -58,9 +58,7 @@ func runSample(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--prompt has %d tokens; the model's context is %d", len(ids), m.Config().NPositions)
 	}
 	if *maxNew > room {
-		explicit := false // the default (32) is only an upper bound
-		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "max_new_tokens" })
-		if explicit {
+		if cliflag.Given(fs, "max_new_tokens") { // the default (32) is only an upper bound
 			slog.Warn("--max_new_tokens is more than the context leaves after the prompt: generation stops at the context",
 				"max_new_tokens", *maxNew, "prompt_tokens", len(ids), "n_positions", m.Config().NPositions, "generating at most", room)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"roads/internal/cliflag"
 
 	"roads/data"
 	"roads/internal/atomicfile"
@@ -31,7 +32,7 @@ type scoredRow struct {
 }
 
 func runScore(args []string, stdout io.Writer) error {
-	fs := newFlags("score")
+	fs := cliflag.New("score")
 	modelDir := fs.String("model", "", "policy model directory whose log-probs to report")
 	refDir := fs.String("ref", "", "reference model directory (log π_ref and the DPO implicit reward); optional")
 	verifier := fs.String("verifier", "", "verifier to score with: a reward-model, DPO-run or model directory, or gold; optional")
@@ -41,7 +42,7 @@ func runScore(args []string, stdout io.Writer) error {
 	out := fs.String("output", "", "write the JSONL here (atomically) instead of stdout")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *modelDir == "" || *path == "" {

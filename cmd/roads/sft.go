@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"roads/internal/cliflag"
 
 	"roads/data"
 	"roads/model"
@@ -37,20 +38,20 @@ type sftCLI struct {
 
 func runSFT(args []string, stdout io.Writer) error {
 	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), Arch: defaultNewModelArch()}
-	if err := loadConfigFile(configFlagValue(args), &cfg); err != nil {
+	if err := cliflag.LoadConfig(args, &cfg); err != nil {
 		return err
 	}
-	fs := newFlags("sft")
+	fs := cliflag.New("sft")
 	addConfigFlags(fs, &cfg.SFTConfig)
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "training JSONL: prompt/completion rows, or text rows")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to fine-tune (default: a new model)")
 	fs.StringVar(&cfg.Task, "task", cfg.Task, "task preset or config file whose tokenizer to use (default: bytes)")
-	bindConfigFlags(fs, &cfg.Arch)
+	cliflag.Bind(fs, &cfg.Arch)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: longest example)")
 	fs.IntVar(&cfg.MaxLength, "max_length", cfg.MaxLength, "truncate prompt + completion (EOS included) to this many tokens, keeping the start (0: no truncation; longer than the model's context is refused)")
 	var keys data.Keys
 	keys.AddFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.SFTConfig.Validate(); err != nil { // every setting, before any model or data is read

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"roads/internal/cliflag"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ func init() {
 }
 
 func runTheory(args []string, stdout io.Writer) error {
-	fs := newFlags("theory")
+	fs := cliflag.New("theory")
 	def := theory.DefaultOptions()
 	stat := theory.DefaultStatConfig()
 	var (
@@ -40,7 +41,7 @@ func runTheory(args []string, stdout io.Writer) error {
 		statTol  = fs.Float64("stat_grad_tol", stat.Solver.GradTol, "gradient tolerance of the statistical experiment's solves")
 	)
 	fs.StringVar(out, "output_dir", *out, "alias of --out")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -5,11 +5,11 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"roads/internal/cliflag"
 	"strings"
 
 	"roads/tok"
@@ -20,20 +20,19 @@ func init() {
 }
 
 func runTokenize(args []string, stdout io.Writer) error {
-	fs := newFlags("tokenize")
+	fs := cliflag.New("tokenize")
 	path := fs.String("tokenizer", "", "tokenizer.json (or .json.gz), or a directory holding tokenizer.json")
 	text := fs.String("text", "", "text to encode")
 	file := fs.String("file", "", "file whose content to encode (instead of --text)")
 	decode := fs.Bool("decode", false, "also print the ids decoded back to text")
 	asJSON := fs.Bool("json", false, "print {\"ids\": [...], \"tokens\": [...], \"decoded\": ...} as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {
 		return errors.New("--tokenizer is required")
 	}
-	textGiven := false
-	fs.Visit(func(f *flag.Flag) { textGiven = textGiven || f.Name == "text" })
+	textGiven := cliflag.Given(fs, "text")
 	switch {
 	case textGiven && *file != "":
 		return errors.New("give --text or --file, not both")

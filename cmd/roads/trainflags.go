@@ -1,58 +1,18 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
+	"roads/internal/cliflag"
 	"roads/model"
-	"strings"
 )
-
-// configFlagValue finds --config FILE (or -config, =FILE forms) in args
-// before the flag set is parsed, so the file can supply defaults that
-// explicit flags then override (TRL's precedence).
-func configFlagValue(args []string) string {
-	for i, a := range args {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "config" {
-			continue
-		}
-		if hasVal {
-			return val
-		}
-		if i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return ""
-}
-
-// loadConfigFile decodes a JSON config into cfg (fields it names replace the
-// defaults; unknown fields are an error naming the file).
-func loadConfigFile(path string, cfg any) error {
-	if path == "" {
-		return nil
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("--config: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))) // a leading byte-order mark is not JSON
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return fmt.Errorf("--config %s: %w", path, err)
-	}
-	return nil
-}
 
 // addConfigFlags binds --config, every flag of the algorithm's config
 // struct cfg (bindConfigFlags: TRL's TrainingArguments names and the
 // algorithm's own, help text from the struct tags) and --max_params.
 func addConfigFlags(fs *flag.FlagSet, cfg any, skip ...string) {
 	fs.String("config", "", "JSON file with any of these settings (flags given explicitly win)")
-	bindConfigFlags(fs, cfg, skip...)
+	cliflag.Bind(fs, cfg, skip...)
 	fs.Int64Var(&model.MaxParams, "max_params", model.MaxParams, "refuse a model (new or loaded) with more parameters than this, before allocating it")
 }
 
