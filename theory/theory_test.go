@@ -1,6 +1,7 @@
 package theory
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -346,5 +347,42 @@ func TestStatIsDeterministicAcrossThreadCounts(t *testing.T) {
 	}
 	if _, err := RunStat(StatConfig{V: 2, H: 3, K: 1, Beta: 1, Alpha: 1, RewardStd: 1, Ns: []int{5}, Datasets: 1}); err == nil || !strings.Contains(err.Error(), "at least 2 datasets") {
 		t.Fatalf("Datasets=1: error %v", err)
+	}
+}
+
+// RunConfig.Validate names the setting it refuses, and the default is valid
+// and splits into the checks' and the statistical experiment's settings.
+func TestRunConfigValidate(t *testing.T) {
+	def := DefaultRunConfig()
+	if err := def.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if o := def.Options(); o != DefaultOptions() {
+		t.Errorf("Options() = %+v, want DefaultOptions %+v", o, DefaultOptions())
+	}
+	if s := def.StatConfig(); fmt.Sprint(s) != fmt.Sprint(DefaultStatConfig()) {
+		t.Errorf("StatConfig() = %+v, want DefaultStatConfig %+v", s, DefaultStatConfig())
+	}
+	for _, c := range []struct {
+		edit func(*RunConfig)
+		want string
+	}{
+		{func(c *RunConfig) { c.GradTol = 0 }, "grad_tol"},
+		{func(c *RunConfig) { c.StatGradTol = -1 }, "stat_grad_tol"},
+		{func(c *RunConfig) { c.MaxIterations = 0 }, "max_iterations=0"},
+		{func(c *RunConfig) { c.Alpha = 0 }, "alpha=0"},
+		{func(c *RunConfig) { c.Ns = nil }, "ns"},
+		{func(c *RunConfig) { c.V = 0 }, "stat_vocab/stat_horizon"},
+	} {
+		cfg := DefaultRunConfig()
+		c.edit(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error naming %q, got %v", c.want, err)
+		}
+	}
+	off := DefaultRunConfig()
+	off.Stat, off.V = false, 0 // the experiment's sizes do not matter when it does not run
+	if err := off.Validate(); err != nil {
+		t.Errorf("stat off: %v", err)
 	}
 }

@@ -91,9 +91,9 @@ func TestTheoryRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--ns", "10,x"}, `--ns: "x" is not an integer`},
-		{[]string{"--alpha", "0"}, "--alpha=0"},
-		{[]string{"--max_iterations", "0"}, "--max_iterations=0"},
+		{[]string{"--ns", "10,x"}, `flag -ns: "x" is not an integer`},
+		{[]string{"--alpha", "0"}, "alpha=0"},
+		{[]string{"--max_iterations", "0"}, "max_iterations=0"},
 		{[]string{"--stat_vocab", "1"}, "vocabulary size V=1"},
 	} {
 		err := runTheory(c.args, &bytes.Buffer{})
