@@ -6,9 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"roads/internal/cliflag"
+	"roads/tok"
 	"runtime"
-	"strings"
-	"time"
 
 	"roads/engine"
 	"roads/internal/gemm"
@@ -68,9 +67,15 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	out["sample_kv_tokens_per_s_d128"] = r.TokensPerSecBest
 	out["sample_kv_tokens_per_s_d128_median"] = r.TokensPerSecMedian
-	if tps, n, err := benchEncode(*tokenizer, *textFile); err == nil {
-		out["gpt2_encode_tokens_per_s"], out["gpt2_encode_tokens"] = tps, n
-	} else {
+	tk, err := tok.LoadFile(*tokenizer)
+	if err == nil {
+		var tps float64
+		var n int
+		if tps, n, err = tok.BenchEncode(tk, *textFile); err == nil {
+			out["gpt2_encode_tokens_per_s"], out["gpt2_encode_tokens"] = tps, n
+		}
+	}
+	if err != nil {
 		slog.Warn("bench: GPT-2 encoding skipped", "err", err)
 	}
 	out["peak_rss_mb"] = peakRSSMB()
@@ -92,42 +97,6 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "  %-30s %9.1f\n", "peak_rss_mb", out["peak_rss_mb"])
 	return nil
-}
-
-// benchEncode times GPT-2 encoding of ≥ 1 MiB of text, best of three passes
-// after a warm-up pass (the reference caches pieces too).
-func benchEncode(tokenizerPath, corpusPath string) (float64, int, error) {
-	tk, err := loadTokenizerFile(tokenizerPath)
-	if err != nil {
-		return 0, 0, err
-	}
-	raw, err := readMaybeGzip(corpusPath)
-	if err != nil {
-		return 0, 0, err
-	}
-	var b strings.Builder
-	for _, line := range strings.Split(string(raw), "\n") {
-		var row struct{ Text string }
-		if json.Unmarshal([]byte(line), &row) == nil {
-			b.WriteString(row.Text)
-			b.WriteString(" ")
-		}
-	}
-	text := b.String()
-	for len(text) < 1<<20 {
-		text += text
-	}
-	ids, err := tk.Encode(text)
-	if err != nil {
-		return 0, 0, err
-	}
-	best := 0.0
-	for range 3 {
-		start := time.Now()
-		ids, _ = tk.Encode(text)
-		best = max(best, float64(len(ids))/time.Since(start).Seconds())
-	}
-	return best, len(ids), nil
 }
 
 // benchGPT2Small times the peer's architecture (learned positions, untied

@@ -8,6 +8,7 @@ import (
 	"roads/ckpt"
 	"roads/model"
 	"roads/task"
+	"roads/tok"
 )
 
 // An HF GPT-2 and an HF GPT-NeoX directory (the format transformers'
@@ -97,7 +98,7 @@ func TestImportedHFModelsFineTuneEndToEnd(t *testing.T) {
 // An HF GPT-2 directory with GPT-2's real tokenizer.json (byte-level BPE,
 // 50,257 ids; tok/testdata/gpt2) samples, fine-tunes and scores English text.
 func TestHFGPT2WithRealTokenizer(t *testing.T) {
-	tk, err := loadTokenizerFile(filepath.Join("..", "..", "tok", "testdata", "gpt2", "tokenizer.json.gz"))
+	tk, err := tok.LoadFile(filepath.Join("..", "..", "tok", "testdata", "gpt2", "tokenizer.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"roads/internal/cliflag"
 	"strings"
 
@@ -39,9 +35,9 @@ func runTokenize(args []string, stdout io.Writer) error {
 	case !textGiven && *file == "":
 		return errors.New("give --text TEXT or --file FILE")
 	}
-	tk, err := loadTokenizerFile(*path)
+	tk, err := tok.LoadFile(*path)
 	if err != nil {
-		return err
+		return fmt.Errorf("--tokenizer: %w", err)
 	}
 	input := *text
 	if *file != "" {
@@ -79,47 +75,4 @@ func runTokenize(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, tk.Decode(ids))
 	}
 	return nil
-}
-
-// loadTokenizerFile reads tokenizer.json from a file (gzipped when it ends in
-// .gz) or a directory.
-func loadTokenizerFile(path string) (tok.Tokenizer, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("--tokenizer: %w", err)
-	}
-	if st.IsDir() {
-		path = filepath.Join(path, "tokenizer.json")
-	}
-	data, err := readMaybeGzip(path)
-	if err != nil {
-		return nil, fmt.Errorf("--tokenizer: %w", err)
-	}
-	if !json.Valid(data) {
-		return nil, fmt.Errorf("%s: not JSON (truncated or not a tokenizer.json)", path)
-	}
-	tk, err := tok.Unmarshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tok.ApplyConfigIn(tk, filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	return tk, nil
-}
-
-// readMaybeGzip reads a file, gunzipping it when its name ends in .gz.
-func readMaybeGzip(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil || !strings.HasSuffix(path, ".gz") {
-		return data, err
-	}
-	z, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if data, err = io.ReadAll(z); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return data, nil
 }
