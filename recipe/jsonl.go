@@ -137,3 +137,71 @@ func ReadSFTExamples(path string, keys data.Keys, tk tok.Tokenizer) ([]pft.SFTEx
 	}
 	return out, nil
 }
+
+// ScoreRow is one row of a file to score (`roads score`), tokenised: one
+// completion, or a chosen/rejected pair. Completions carry no EOS.
+type ScoreRow struct {
+	Line        int // 1-based
+	PromptText  string
+	Prompt      []int32
+	Names       []string // "completion", or "chosen" and "rejected"
+	Completions [][]int32
+}
+
+// ReadScoreRows reads preference rows if the file has them, else
+// prompt/completion rows (both TRL formats, standard and conversational).
+func ReadScoreRows(path string, keys data.Keys, tk tok.Tokenizer) ([]ScoreRow, error) {
+	recs, err := data.ReadRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%s: no rows", path)
+	}
+	encode := func(line int, field, text string) ([]int32, error) {
+		ids, err := tk.Encode(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: field %q: %w", path, line, field, err)
+		}
+		return ids, nil
+	}
+	var out []ScoreRow
+	if _, ok := recs[0].Fields[keys.WithDefaults().Rejected]; ok {
+		prefs, err := ReadPreferenceRows(path, keys, tk)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range prefs {
+			r := ScoreRow{Line: i + 1, PromptText: p.Prompt, Names: []string{"chosen", "rejected"}}
+			if r.Prompt, err = encode(i+1, "prompt", p.Prompt); err != nil {
+				return nil, err
+			}
+			for _, f := range []struct{ name, text string }{{"chosen", p.Chosen}, {"rejected", p.Rejected}} {
+				ids, err := encode(i+1, f.name, f.text)
+				if err != nil {
+					return nil, err
+				}
+				r.Completions = append(r.Completions, ids)
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	pcs, err := data.ReadPromptCompletions(path, keys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rows are neither preference nor prompt/completion rows: %w", path, err)
+	}
+	for i, pc := range pcs {
+		r := ScoreRow{Line: i + 1, PromptText: pc.Prompt, Names: []string{"completion"}}
+		if r.Prompt, err = encode(i+1, "prompt", pc.Prompt); err != nil {
+			return nil, err
+		}
+		ids, err := encode(i+1, "completion", pc.Completion)
+		if err != nil {
+			return nil, err
+		}
+		r.Completions = [][]int32{ids}
+		out = append(out, r)
+	}
+	return out, nil
+}

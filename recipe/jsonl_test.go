@@ -62,3 +62,29 @@ func TestReadPreferencePairs(t *testing.T) {
 		t.Errorf("identical pairs: %v", err)
 	}
 }
+
+// TestReadScoreRows: a preference file gives chosen/rejected rows, a
+// prompt/completion file one completion a row (no EOS either way), with
+// 1-based lines; a file of neither is refused naming it.
+func TestReadScoreRows(t *testing.T) {
+	tk := tok.Bytes{}
+	prefs := writeJSONL(t, "p.jsonl", `{"prompt": "p", "chosen": "ab", "rejected": "c"}`+"\n"+`{"prompt": "q", "chosen": "d", "rejected": "ef"}`+"\n")
+	rows, err := ReadScoreRows(prefs, data.Keys{}, tk)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	r := rows[1]
+	if r.Line != 2 || r.PromptText != "q" || tk.Decode(r.Prompt) != "q" || strings.Join(r.Names, ",") != "chosen,rejected" ||
+		tk.Decode(r.Completions[0]) != "d" || tk.Decode(r.Completions[1]) != "ef" {
+		t.Errorf("preference row: %+v", r)
+	}
+	pc := writeJSONL(t, "pc.jsonl", `{"prompt": "x", "completion": "yz"}`+"\n")
+	rows, err = ReadScoreRows(pc, data.Keys{}, tk)
+	if err != nil || len(rows) != 1 || rows[0].Line != 1 || strings.Join(rows[0].Names, ",") != "completion" || tk.Decode(rows[0].Completions[0]) != "yz" {
+		t.Fatalf("prompt/completion rows %+v, %v", rows, err)
+	}
+	other := writeJSONL(t, "o.jsonl", `{"question": "x"}`+"\n")
+	if _, err := ReadScoreRows(other, data.Keys{}, tk); err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "neither preference nor prompt/completion") {
+		t.Errorf("a file of neither: %v", err)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"roads/pft"
 	"roads/recipe"
 	"roads/task"
-	"roads/tok"
 )
 
 func init() {
@@ -92,22 +91,22 @@ func runScore(args []string, stdout io.Writer) error {
 		gold = pft.Gold{Task: t}
 	}
 
-	rows, err := readScoreRows(*path, keys, tk)
+	rows, err := recipe.ReadScoreRows(*path, keys, tk)
 	if err != nil {
 		return err
 	}
 	eos := policy.Config().EOSTokenID
 	var lines []scoredRow
 	for _, r := range rows {
-		sr := scoredRow{Line: r.line, Prompt: r.promptText, Completion: map[string]pft.CompletionScore{}}
-		for k, name := range r.names {
-			c, err := pft.ScoreCompletion(policy, ref, v, gold, *beta, eos, r.prompt, r.completions[k])
+		sr := scoredRow{Line: r.Line, Prompt: r.PromptText, Completion: map[string]pft.CompletionScore{}}
+		for k, name := range r.Names {
+			c, err := pft.ScoreCompletion(policy, ref, v, gold, *beta, eos, r.Prompt, r.Completions[k])
 			if err != nil {
-				return fmt.Errorf("%s:%d: %s: %w", *path, r.line, name, err)
+				return fmt.Errorf("%s:%d: %s: %w", *path, r.Line, name, err)
 			}
 			sr.Completion[name] = c
 		}
-		if len(r.names) == 2 {
+		if len(r.Names) == 2 {
 			ch, rj := sr.Completion["chosen"], sr.Completion["rejected"]
 			sr.ImplicitMargin = diff(ch.ImplicitReward, rj.ImplicitReward)
 			sr.RewardMargin = diff(ch.Reward, rj.Reward)
@@ -141,71 +140,4 @@ func diff(a, b *float64) *float64 {
 	}
 	d := *a - *b
 	return &d
-}
-
-// scoreRow is one input row, tokenised: one completion or a chosen/rejected pair.
-type scoreRow struct {
-	line        int
-	promptText  string
-	prompt      []int32
-	names       []string
-	completions [][]int32
-}
-
-// readScoreRows reads preference rows if the file has them, else
-// prompt/completion rows (both TRL formats, standard and conversational).
-func readScoreRows(path string, keys data.Keys, tk tok.Tokenizer) ([]scoreRow, error) {
-	recs, err := data.ReadRecords(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	encode := func(line int, field, text string) ([]int32, error) {
-		ids, err := tk.Encode(text)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: field %q: %w", path, line, field, err)
-		}
-		return ids, nil
-	}
-	var out []scoreRow
-	if _, ok := recs[0].Fields[keys.WithDefaults().Rejected]; ok {
-		prefs, err := recipe.ReadPreferenceRows(path, keys, tk)
-		if err != nil {
-			return nil, err
-		}
-		for i, p := range prefs {
-			r := scoreRow{line: i + 1, promptText: p.Prompt, names: []string{"chosen", "rejected"}}
-			if r.prompt, err = encode(i+1, "prompt", p.Prompt); err != nil {
-				return nil, err
-			}
-			for _, f := range []struct{ name, text string }{{"chosen", p.Chosen}, {"rejected", p.Rejected}} {
-				ids, err := encode(i+1, f.name, f.text)
-				if err != nil {
-					return nil, err
-				}
-				r.completions = append(r.completions, ids)
-			}
-			out = append(out, r)
-		}
-		return out, nil
-	}
-	pcs, err := data.ReadPromptCompletions(path, keys)
-	if err != nil {
-		return nil, fmt.Errorf("%s: rows are neither preference nor prompt/completion rows: %w", path, err)
-	}
-	for i, pc := range pcs {
-		r := scoreRow{line: i + 1, promptText: pc.Prompt, names: []string{"completion"}}
-		if r.prompt, err = encode(i+1, "prompt", pc.Prompt); err != nil {
-			return nil, err
-		}
-		ids, err := encode(i+1, "completion", pc.Completion)
-		if err != nil {
-			return nil, err
-		}
-		r.completions = [][]int32{ids}
-		out = append(out, r)
-	}
-	return out, nil
 }
