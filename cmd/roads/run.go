@@ -98,34 +98,16 @@ func runRun(args []string, stdout io.Writer) error {
 		progress = nil
 	}
 	if *jobs > 1 {
-		var childArgs []string
-		if *noEmbedded {
-			childArgs = append(childArgs, "--no_embedded_sft")
-		}
-		if *preset != "" {
-			childArgs = append(childArgs, "--preset", *preset)
-		}
-		childArgs = append(childArgs, "--results", *results)
-		if *cache != "" {
-			childArgs = append(childArgs, "--cache", *cache)
-		}
-		if *keepGoing {
-			childArgs = append(childArgs, "--keep_going")
-		}
-		if *allowMissing {
-			childArgs = append(childArgs, "--allow_missing")
-		}
-		if *force { // shards are disjoint, so each reruns only its own cells
-			childArgs = append(childArgs, "--force")
-		}
 		if *asJSON {
 			return errors.New("--json does not combine with --jobs; afterwards, `roads run ... --list --json` lists what finished")
 		}
-		command, err := selfRun(names)
+		// Each shard process gets this command line without --jobs (shards
+		// are disjoint, so --force reruns only each one's own cells).
+		command, err := selfRun(cliflag.Without(args, "jobs"))
 		if err != nil {
 			return err
 		}
-		plan := exp.ShardPlan{Command: command, Specs: specs, Preset: pick, Args: childArgs, Results: *results, Jobs: *jobs}
+		plan := exp.ShardPlan{Command: command, Specs: specs, Preset: pick, Results: *results, Jobs: *jobs}
 		err = exp.RunShards(ctx, plan, progress)
 		if serr := exp.PrintShardStatus(stdout, plan); serr != nil && err == nil {
 			err = serr
@@ -156,12 +138,12 @@ func runRun(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// selfRun is the command line of a shard process: this binary's `run` over
-// the experiment names (exp.RunShards appends the flags and --shard i/N).
-func selfRun(names []string) ([]string, error) {
+// selfRun is the command line of a shard process: this binary's `run` with
+// args (exp.RunShards appends plan.Args and --shard i/N).
+func selfRun(args []string) ([]string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("jobs: find this binary: %w", err)
 	}
-	return append([]string{self, "run"}, names...), nil
+	return append([]string{self, "run"}, args...), nil
 }

@@ -255,3 +255,25 @@ func Names(cfg any) (flags, unbound []string) {
 	walk(reflect.TypeOf(cfg).Elem())
 	return flags, unbound
 }
+
+// Without returns args without the value flag name (-name V, --name V,
+// -name=V or --name=V): a parent's command line for a child process that
+// must not get that flag. Arguments after "--" are kept as they are.
+func Without(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		flagName, _, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if strings.HasPrefix(a, "-") && flagName == name {
+			if !hasVal {
+				i++ // its value
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}

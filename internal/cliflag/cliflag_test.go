@@ -123,3 +123,17 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWithout(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"main --jobs 2 --preset full", "main --preset full"},
+		{"--jobs=2 main -jobs 3 x", "main x"},
+		{"main --jobsx 2 --results r", "main --jobsx 2 --results r"},
+		{"main -- --jobs 2", "main -- --jobs 2"},
+		{"main --jobs", "main"},
+	} {
+		if got := strings.Join(Without(strings.Fields(c.in), "jobs"), " "); got != c.want {
+			t.Errorf("Without(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
