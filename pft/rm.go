@@ -219,6 +219,27 @@ func DefaultRewardTrainConfig() RewardTrainConfig {
 	return RewardTrainConfig{TrainArgs: a, Kind: RMGlobal, Readout: "last", EvalFraction: 0.1, LoadBestModelAtEnd: true}
 }
 
+// RewardModelFrom is the model TrainRewardModel trains for cfg.Kind,
+// starting from trunk. Kind global: trunk itself when it is already a
+// scalar-head reward model with cfg.Readout (training continues), else a
+// fresh head on its trunk (NewGlobalRM). Kind local: trunk, which must have
+// an LM head (its Σ log π is the reward).
+func RewardModelFrom(trunk *model.Model, cfg RewardTrainConfig) (*model.Model, error) {
+	c := trunk.Config()
+	switch {
+	case cfg.Kind == RMGlobal && c.Head == "scalar":
+		if c.ScalarReadout != cfg.Readout {
+			return nil, fmt.Errorf("the model is a reward model with readout %q, not readout %q", c.ScalarReadout, cfg.Readout)
+		}
+		return trunk, nil
+	case cfg.Kind == RMGlobal:
+		return NewGlobalRM(trunk, cfg.Readout, cfg.Seed)
+	case c.Head != "lm":
+		return nil, fmt.Errorf("kind %s needs an LM-head model; this one has a %s head", cfg.Kind, c.Head)
+	}
+	return trunk, nil
+}
+
 // NewGlobalRM builds a scalar-head reward model whose trunk (embeddings,
 // blocks, final LayerNorm) is a copy of trunk's and whose head score.weight ~
 // N(0, init_std), score.bias = 0, drawn from seed.

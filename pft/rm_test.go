@@ -2,6 +2,8 @@ package pft
 
 import (
 	"math"
+	"roads/model"
+	"strings"
 	"testing"
 )
 
@@ -105,4 +107,35 @@ func TestBradleyTerryAccuracyCountsTiesAsWrong(t *testing.T) {
 	res, err := BradleyTerryLoss(RMConfig{}, []float64{1, 2}, []float64{1, 0}, nil)
 	mustNoErr(t, err)
 	near(t, "accuracy", res.Metrics["accuracy"], 0.5, 0)
+}
+
+// RewardModelFrom: a global RM gets a fresh scalar head on the trunk's
+// weights, an existing global RM continues only with its own readout, and a
+// local RM must be an LM-head model.
+func TestRewardModelFrom(t *testing.T) {
+	_, mc := tinySFT()
+	lm, err := model.New(mc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultRewardTrainConfig()
+	cfg.Kind, cfg.Readout, cfg.Seed = RMGlobal, "last", 3
+	rm, err := RewardModelFrom(lm, cfg)
+	if err != nil || rm == lm || rm.Config().Head != "scalar" || rm.Config().ScalarReadout != "last" {
+		t.Fatalf("global from an LM: %v", err)
+	}
+	if same, err := RewardModelFrom(rm, cfg); err != nil || same != rm {
+		t.Fatalf("global from a global RM of the same readout: %v", err)
+	}
+	cfg.Readout = "sum"
+	if _, err := RewardModelFrom(rm, cfg); err == nil || !strings.Contains(err.Error(), `readout "last", not readout "sum"`) {
+		t.Fatalf("another readout: %v", err)
+	}
+	cfg.Kind = RMLocal
+	if local, err := RewardModelFrom(lm, cfg); err != nil || local != lm {
+		t.Fatalf("local from an LM: %v", err)
+	}
+	if _, err := RewardModelFrom(rm, cfg); err == nil || !strings.Contains(err.Error(), "needs an LM-head model") {
+		t.Fatalf("local from a scalar head: %v", err)
+	}
 }

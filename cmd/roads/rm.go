@@ -111,21 +111,11 @@ func runRM(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	rm := trunk
-	switch cfg.Kind {
-	case pft.RMGlobal:
-		if trunk.Config().Head == "scalar" { // continue training a reward model
-			c := trunk.Config()
-			if c.ScalarReadout != cfg.Readout {
-				return fmt.Errorf("--model %s is a reward model with readout %q, not --readout %q", cfg.Model, c.ScalarReadout, cfg.Readout)
-			}
-		} else if rm, err = pft.NewGlobalRM(trunk, cfg.Readout, cfg.Seed); err != nil {
-			return err
-		}
-	case pft.RMLocal:
-		if trunk.Config().Head != "lm" {
-			return fmt.Errorf("--kind local needs an LM-head model; %s has a scalar head", cfg.Model)
-		}
+	rm, err := pft.RewardModelFrom(trunk, cfg.RewardTrainConfig)
+	if err != nil {
+		return fmt.Errorf("--model %s: %w", cfg.Model, err)
+	}
+	if cfg.Kind == pft.RMLocal {
 		cfg.Readout = ""
 	}
 	slog.Info("rm", "kind", cfg.Kind, "readout", cfg.Readout, "train_pairs", len(train), "eval_pairs", len(eval), "params", rm.NumParams(), "output_dir", cfg.OutputDir)

@@ -265,10 +265,8 @@ func RewardModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind strin
 		if err != nil {
 			return err
 		}
-		if kind == pft.RMGlobal {
-			if rm, err = pft.NewGlobalRM(rm, cfg.Readout, c.Seed()); err != nil {
-				return err
-			}
+		if rm, err = pft.RewardModelFrom(rm, cfg); err != nil {
+			return err
 		}
 		run := cfg
 		run.OutputDir = dir
