@@ -98,3 +98,35 @@ func (p *ModelPolicy) LogProbs(prompts, completions [][]int32) ([]float64, error
 	}
 	return out, nil
 }
+
+// BeforeAfter is a trained policy's gold evaluation next to its reference
+// model's, on the same test prompts and seed: what `--eval_prompts` of every
+// policy trainer writes to gold_eval.json.
+type BeforeAfter struct {
+	Prompts          int     `json:"prompts"`
+	SamplesPerPrompt int     `json:"samples_per_prompt"`
+	Reference        *Report `json:"reference"`
+	Policy           *Report `json:"policy"` // with KL to the reference
+}
+
+// EvaluateAgainstReference evaluates ref, then policy with KL to ref, on
+// the first n test prompts of t (stream 0), samples completions each.
+func EvaluateAgainstReference(t *task.Task, policy, ref *model.Model, n, samples int, seed uint64) (*BeforeAfter, error) {
+	refPolicy, err := NewModelPolicy(ref, t)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	trained, err := NewModelPolicy(policy, t)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	opt := Options{Prompts: t.Prompts(task.Test, 0, n), SamplesPerPrompt: samples, Seed: seed}
+	res := &BeforeAfter{Prompts: n, SamplesPerPrompt: samples}
+	if res.Reference, err = Evaluate(t, refPolicy, nil, opt); err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	if res.Policy, err = Evaluate(t, trained, refPolicy, opt); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return res, nil
+}

@@ -93,3 +93,25 @@ func TestRowSeedIsTaskHash(t *testing.T) {
 		}
 	}
 }
+
+// EvaluateAgainstReference is Evaluate of the reference, then of the policy
+// with KL to the reference, on the same prompts and seed: a policy equal to
+// its reference gets the same gold and KL 0.
+func TestEvaluateAgainstReference(t *testing.T) {
+	tk, p := tinyPolicy(t)
+	m := p.M
+	res, err := EvaluateAgainstReference(tk, m, m, 6, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Evaluate(tk, p, nil, Options{Prompts: tk.Prompts(task.Test, 0, 6), SamplesPerPrompt: 2, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Prompts != 6 || res.SamplesPerPrompt != 2 || res.Reference.Gold != want.Gold || res.Policy.Gold != want.Gold {
+		t.Fatalf("gold: reference %v, policy %v, Evaluate %v", res.Reference.Gold, res.Policy.Gold, want.Gold)
+	}
+	if res.Reference.KL != nil || res.Policy.KL == nil || math.Abs(res.Policy.KL.Mean) > 1e-9 {
+		t.Fatalf("KL: reference %v, policy %v", res.Reference.KL, res.Policy.KL)
+	}
+}

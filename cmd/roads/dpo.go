@@ -110,35 +110,21 @@ func addEvalFlags(fs *flag.FlagSet) *evalFlags {
 }
 
 // report runs the --eval_prompts gold evaluation of the reference and the
-// trained policy with eval.Evaluate, the one gold evaluator roads has (the
-// same estimator as `roads eval` and the experiments), and writes
-// gold_eval.json: {"prompts", "samples_per_prompt", "reference": eval report,
-// "policy": eval report with KL to the reference}.
+// trained policy (eval.EvaluateAgainstReference: eval.Evaluate, the one gold
+// evaluator, as in `roads eval` and the experiments) and writes it to
+// gold_eval.json.
 func (e *evalFlags) report(stdout io.Writer, dir string, policy, ref *model.Model, t *task.Task, seed uint64) error {
 	if e.evalPrompts <= 0 || t == nil {
 		return nil
 	}
-	refPolicy, err := eval.NewModelPolicy(ref, t)
+	res, err := eval.EvaluateAgainstReference(t, policy, ref, e.evalPrompts, e.evalSamples, seed)
 	if err != nil {
-		return fmt.Errorf("--eval_prompts: reference: %w", err)
+		return fmt.Errorf("--eval_prompts: %w", err)
 	}
-	trained, err := eval.NewModelPolicy(policy, t)
-	if err != nil {
-		return fmt.Errorf("--eval_prompts: policy: %w", err)
-	}
-	opt := eval.Options{Prompts: t.Prompts(task.Test, 0, e.evalPrompts), SamplesPerPrompt: e.evalSamples, Seed: seed}
-	before, err := eval.Evaluate(t, refPolicy, nil, opt)
-	if err != nil {
-		return fmt.Errorf("--eval_prompts: reference: %w", err)
-	}
-	after, err := eval.Evaluate(t, trained, refPolicy, opt)
-	if err != nil {
-		return fmt.Errorf("--eval_prompts: policy: %w", err)
-	}
-	res := map[string]any{"prompts": e.evalPrompts, "samples_per_prompt": e.evalSamples, "reference": before, "policy": after}
 	if err := ckpt.WriteJSON(filepath.Join(dir, "gold_eval.json"), res); err != nil {
 		return err
 	}
+	before, after := res.Reference, res.Policy
 	kl := "no KL"
 	if after.KL != nil {
 		kl = fmt.Sprintf("KL(π‖π_ref) %.4f nats (k1)", after.KL.Mean)
