@@ -83,6 +83,42 @@ func Demonstrations(t *task.Task, split task.Split, seed uint64, n int, rate flo
 	return out, nil
 }
 
+// DemoStats summarises demonstrations: their mean gold, the mean gold of the
+// task's reference completions of the same prompts, and their mean length.
+type DemoStats struct {
+	MeanGold          float64 `json:"mean_gold"`
+	MeanReferenceGold float64 `json:"mean_reference_gold"`
+	MeanLength        float64 `json:"mean_length"`
+}
+
+// SummariseDemos computes DemoStats of demos (at least one).
+func SummariseDemos(t *task.Task, demos []Demo) (DemoStats, error) {
+	var st DemoStats
+	if len(demos) == 0 {
+		return st, fmt.Errorf("demonstrations: none to summarise")
+	}
+	for _, d := range demos {
+		ref, err := t.Reference(d.Prompt)
+		if err != nil {
+			return st, err
+		}
+		g, err := t.Gold(d.Prompt, d.Completion)
+		if err != nil {
+			return st, err
+		}
+		gr, err := t.Gold(d.Prompt, ref)
+		if err != nil {
+			return st, err
+		}
+		st.MeanGold += g
+		st.MeanReferenceGold += gr
+		st.MeanLength += float64(len(d.Completion))
+	}
+	n := float64(len(demos))
+	st.MeanGold, st.MeanReferenceGold, st.MeanLength = st.MeanGold/n, st.MeanReferenceGold/n, st.MeanLength/n
+	return st, nil
+}
+
 // Preferences draws n prompts of split from StreamPrefs and makes preference
 // pairs of pol's samples with eval.Preferences, seeded with the data seed
 // (opt.Seed is overwritten).

@@ -1,6 +1,7 @@
 package recipe
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -66,5 +67,38 @@ func TestPairsRoundTrip(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"prompt": "a", "chosen": " b", "rejected": " c"}`+"\n"), 0o644)
 	if _, err := ReadPairs(bad); err == nil || !strings.Contains(err.Error(), bad+":1: want prompt_ids") {
 		t.Fatalf("row without ids: %v", err)
+	}
+}
+
+// SummariseDemos: at corruption rate 0 the demonstrator is the reference, so
+// the two mean golds agree and the length is the references'; at the task's
+// rate the demonstrations score less.
+func TestSummariseDemos(t *testing.T) {
+	tk, err := task.Load("sorted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, err := Demonstrations(tk, task.Train, 2, 50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := SummariseDemos(tk, clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refLen := 0.0
+	for _, d := range clean {
+		ref, _ := tk.Reference(d.Prompt)
+		refLen += float64(len(ref)) / 50
+	}
+	if math.Abs(st.MeanGold-st.MeanReferenceGold) > 1e-12 || math.Abs(st.MeanLength-refLen) > 1e-12 || !(st.MeanGold > 0) {
+		t.Fatalf("rate 0: %+v, reference length %v", st, refLen)
+	}
+	noisy, _ := Demonstrations(tk, task.Train, 2, 50, -1)
+	if sn, err := SummariseDemos(tk, noisy); err != nil || !(sn.MeanGold < st.MeanGold) || sn.MeanReferenceGold != st.MeanReferenceGold {
+		t.Fatalf("task rate: %+v, %v (rate 0: %+v)", sn, err, st)
+	}
+	if _, err := SummariseDemos(tk, nil); err == nil {
+		t.Fatal("no demonstrations: want an error")
 	}
 }

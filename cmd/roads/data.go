@@ -97,35 +97,23 @@ func runDataDemos(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var goldSum, refSum, lenSum float64
-	for _, d := range demos {
-		ref, err := t.Reference(d.Prompt)
-		if err != nil {
-			return err
-		}
-		g, err := t.Gold(d.Prompt, d.Completion)
-		if err != nil {
-			return err
-		}
-		gr, _ := t.Gold(d.Prompt, ref)
-		goldSum += g
-		refSum += gr
-		lenSum += float64(len(d.Completion))
+	st, err := recipe.SummariseDemos(t, demos)
+	if err != nil {
+		return err
 	}
 	rows := recipe.DemoRows(t, demos)
 	if err := data.WritePromptCompletions(*out, rows, keys); err != nil {
 		return err
 	}
-	k := float64(len(rows))
 	summary := map[string]any{
 		"out": *out, "rows": len(rows), "task": t.Name(), "split": split.String(), "seed": *seed, "corruption_rate": r,
-		"mean_gold": goldSum / k, "mean_reference_gold": refSum / k, "mean_length": lenSum / k,
+		"mean_gold": st.MeanGold, "mean_reference_gold": st.MeanReferenceGold, "mean_length": st.MeanLength,
 	}
 	if *asJSON {
 		return writeJSONLine(stdout, summary)
 	}
 	fmt.Fprintf(stdout, "wrote %d demonstrations to %s (task %s, %s split, seed %d)\n", len(rows), *out, t.Name(), split, *seed)
-	fmt.Fprintf(stdout, "corruption rate %g: mean gold %.3f (reference %.3f), mean length %.2f tokens\n", r, goldSum/k, refSum/k, lenSum/k)
+	fmt.Fprintf(stdout, "corruption rate %g: mean gold %.3f (reference %.3f), mean length %.2f tokens\n", r, st.MeanGold, st.MeanReferenceGold, st.MeanLength)
 	return nil
 }
 
