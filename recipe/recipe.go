@@ -119,6 +119,30 @@ func SummariseDemos(t *task.Task, demos []Demo) (DemoStats, error) {
 	return st, nil
 }
 
+// PrefSettings are how preference pairs are made from a policy's samples:
+// an experiment's "prefs" block and `roads data gen`'s flags of the same
+// names.
+type PrefSettings struct {
+	// Policy is the sampling policy: in an experiment "sft" (the cell's SFT
+	// model); `roads data gen` takes --policy, a model directory or a script.
+	Policy  string `json:"policy" flag:"-"`
+	Mode    string `json:"mode" help:"bt (Bradley–Terry labels on policy samples), narrow (the paper's H4: the policy's samples labelled by the judge, noiseless), wide (half the samples from the task's demonstrator at random corruption rates)"`
+	K       int    `json:"k" help:"completions sampled per prompt"`
+	Pairing string `json:"pairing" help:"how the k completions are paired: disjoint ((0,1),(2,3),...), all, or length_matched (only equal-length completions, each once)"`
+}
+
+// DefaultPrefSettings: the SFT policy's samples, two per prompt, one
+// Bradley–Terry-labelled pair.
+func DefaultPrefSettings() PrefSettings {
+	return PrefSettings{Policy: "sft", Mode: eval.ModeBT, K: 2, Pairing: eval.PairDisjoint}
+}
+
+// Options are eval.Preferences' options for these settings with Bradley–Terry
+// labels at labelTemperature (the caller adds sampling settings).
+func (p PrefSettings) Options(labelTemperature float64) eval.PrefOptions {
+	return eval.PrefOptions{K: p.K, Pairing: p.Pairing, Mode: p.Mode, Temperature: labelTemperature}
+}
+
 // Preferences draws n prompts of split from StreamPrefs and makes preference
 // pairs of pol's samples with eval.Preferences, seeded with the data seed
 // (opt.Seed is overwritten).

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"roads/data"
-	"roads/eval"
 	"roads/recipe"
 	"roads/task"
 )
@@ -125,9 +124,8 @@ func runDataGen(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 0, "data seed: picks the prompts, the samples and the labels")
 	out := fs.String("out", "", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
 	splitName := fs.String("split", "train", "prompt split: train, validation or test")
-	k := fs.Int("k", 2, "completions sampled per prompt")
-	pairing := fs.String("pairing", eval.PairDisjoint, "how the k completions are paired: disjoint ((0,1),(2,3),...), all, or length_matched (only equal-length completions, each once)")
-	mode := fs.String("mode", eval.ModeBT, "bt (Bradley–Terry labels on policy samples), narrow (the paper's H4: the policy's samples labelled by the judge, noiseless), wide (half the samples from the task's demonstrator at random corruption rates)")
+	ps := recipe.DefaultPrefSettings()
+	cliflag.Bind(fs, &ps)
 	btTemp := fs.Float64("bt_temperature", -1, "Bradley–Terry temperature, P(a≻b)=σ((r_a-r_b)/T); 0 = noiseless; -1 = the task's label_temperature")
 	temperature := fs.Float64("temperature", 1, "policy sampling temperature (0 = greedy)")
 	maxNew := fs.Int("max_new_tokens", 0, "completion cap (0 = the task's horizon)")
@@ -157,8 +155,8 @@ func runDataGen(args []string, stdout io.Writer) error {
 	if temp < 0 {
 		temp = t.LabelTemperature()
 	}
-	opt := eval.PrefOptions{K: *k, Pairing: *pairing, Mode: *mode, Temperature: temp, SampleTemperature: *temperature,
-		Greedy: *temperature == 0, MaxNewTokens: *maxNew, KeepIdentical: *keepIdentical}
+	opt := ps.Options(temp)
+	opt.SampleTemperature, opt.Greedy, opt.MaxNewTokens, opt.KeepIdentical = *temperature, *temperature == 0, *maxNew, *keepIdentical
 	pairs, st, err := recipe.Preferences(t, pol, split, *seed, *n, opt)
 	if err != nil {
 		return err
@@ -171,12 +169,12 @@ func runDataGen(args []string, stdout io.Writer) error {
 	}
 	if *asJSON {
 		return writeJSONLine(stdout, map[string]any{"out": *out, "task": t.Name(), "policy": *policySpec, "split": split.String(),
-			"seed": *seed, "mode": *mode, "bt_temperature": temp, "stats": st})
+			"seed": *seed, "mode": ps.Mode, "bt_temperature": temp, "stats": st})
 	}
 	fmt.Fprintf(stdout, "wrote %d preference pairs to %s (task %s, policy %s, %s split, seed %d, mode %s, BT temperature %g)\n",
-		st.Pairs, *out, t.Name(), *policySpec, split, *seed, *mode, temp)
+		st.Pairs, *out, t.Name(), *policySpec, split, *seed, ps.Mode, temp)
 	fmt.Fprintf(stdout, "%d prompts x %d samples; dropped %d identical pairs; %d gold ties; labels agree with gold on %.3f of unequal pairs\n",
-		st.Prompts, *k, st.Identical, st.GoldTies, st.AgreeWithGold)
+		st.Prompts, ps.K, st.Identical, st.GoldTies, st.AgreeWithGold)
 	fmt.Fprintf(stdout, "mean gold: chosen %.3f, rejected %.3f (gap %.3f)\n", st.MeanChosen, st.MeanRejected, st.MeanGoldGap)
 	return nil
 }

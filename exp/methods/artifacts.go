@@ -21,13 +21,9 @@ import (
 // resolved settings it depends on (the SFT key included, since the pairs are
 // the SFT model's samples), so arms paired on a seed share them.
 
-// PrefSettings are the "prefs" parameters.
-type PrefSettings struct {
-	Policy  string `json:"policy"` // "sft": the cell's SFT model samples the completions
-	Mode    string `json:"mode"`   // eval.ModeBT, ModeNarrow, ModeWide
-	K       int    `json:"k"`
-	Pairing string `json:"pairing"`
-}
+// PrefSettings are the "prefs" parameters, the settings `roads data gen`
+// takes as flags.
+type PrefSettings = recipe.PrefSettings
 
 // PairsFile is a preference artefact's pairs: TRL preference JSONL with the
 // token ids (recipe.WritePairs), so `roads dpo --data DIR/pairs.jsonl` trains
@@ -122,7 +118,7 @@ func Preferences(ctx context.Context, c exp.Cell, art *exp.Artifacts, split task
 	if err != nil {
 		return nil, "", err
 	}
-	ps := PrefSettings{Policy: "sft", Mode: eval.ModeBT, K: 2, Pairing: eval.PairDisjoint}
+	ps := recipe.DefaultPrefSettings()
 	if err := c.Decode("prefs", &ps); err != nil {
 		return nil, "", err
 	}
@@ -143,7 +139,7 @@ func Preferences(ctx context.Context, c exp.Cell, art *exp.Artifacts, split task
 		if err != nil {
 			return err
 		}
-		opt := eval.PrefOptions{K: ps.K, Pairing: ps.Pairing, Mode: ps.Mode, Temperature: t.LabelTemperature()}
+		opt := ps.Options(t.LabelTemperature())
 		pairs, st, err := recipe.Preferences(t, pol, split, c.Seed(), n, opt)
 		if err != nil {
 			return err
