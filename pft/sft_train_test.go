@@ -2,7 +2,9 @@ package pft
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,5 +219,40 @@ func TestResumeRefusesAnotherSeed(t *testing.T) {
 	// rng_state check behind it guards checkpoints copied between runs.
 	if err := TrainSFT(cfg, m2, nil, ex, nil); err == nil || !strings.Contains(err.Error(), "setting seed is 42 in the run, 43 now") {
 		t.Fatalf("resume under another seed: %v", err)
+	}
+}
+
+// A cancelled TrainArgs.Context stops a run at the end of its step with a
+// checkpoint (not after the whole run), the error wraps context.Canceled, and
+// the same command without the context resumes to the uninterrupted result.
+func TestCancelledContextStopsWithACheckpoint(t *testing.T) {
+	ex, mc := tinySFT()
+	base := DefaultSFTConfig()
+	base.MaxSteps, base.PerDeviceTrainBatchSize, base.LoggingSteps, base.DisableTQDM = 6, 5, 1, true
+	full, _ := model.New(mc, 3)
+	cfgFull := base
+	cfgFull.OutputDir = t.TempDir()
+	if err := TrainSFT(cfgFull, full, nil, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C before the first step ends
+	cfg := base
+	cfg.OutputDir, cfg.Context = t.TempDir(), ctx
+	part, _ := model.New(mc, 3)
+	err := TrainSFT(cfg, part, nil, ex, nil)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped after step 1 of 6, checkpoint-1 written") {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.OutputDir, "checkpoint-1", "trainer_state.json")); err != nil {
+		t.Fatalf("no checkpoint after the stop: %v", err)
+	}
+	cfg.Context = nil
+	resumed, _ := model.New(mc, 3)
+	if err := TrainSFT(cfg, resumed, nil, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !sameWeights(full, resumed) {
+		t.Fatal("resumed after a cancelled context: weights differ from the uninterrupted run")
 	}
 }

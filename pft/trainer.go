@@ -10,6 +10,7 @@ package pft
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,11 @@ type TrainArgs struct {
 	// started with other settings, data or initial weights (TRL's flag);
 	// without it such a directory is refused (run_fingerprint.json).
 	OverwriteOutputDir bool `json:"overwrite_output_dir,omitempty" help:"start afresh in an output_dir that holds a run started with other settings, data or initial model (otherwise refused)"`
+	// Context, when set, stops the run at the end of the step in which it is
+	// cancelled (Ctrl-C, SIGTERM, a cancelled experiment): a checkpoint is
+	// written first, so the same command resumes from it. It is not a
+	// setting: never saved, compared or hashed.
+	Context context.Context `json:"-" flag:"-"`
 }
 
 // DefaultTrainArgs are sensible settings for the small models roads trains.
@@ -546,12 +552,22 @@ func (r *run) endStep() error {
 			return err
 		}
 	}
-	if (r.saveNow || r.args.SaveSteps > 0 && r.step%r.args.SaveSteps == 0) && r.step < r.total {
+	saved := (r.saveNow || r.args.SaveSteps > 0 && r.step%r.args.SaveSteps == 0) && r.step < r.total
+	if saved {
 		if err := r.checkpoint(); err != nil {
 			return err
 		}
 	}
 	r.saveNow = false
+	if ctx := r.args.Context; ctx != nil && ctx.Err() != nil && r.step < r.total {
+		if !saved {
+			if err := r.checkpoint(); err != nil {
+				return err
+			}
+		}
+		r.metrics.Close()
+		return fmt.Errorf("%s: stopped after step %d of %d, checkpoint-%d written (the same command resumes from it): %w", r.kind, r.step, r.total, r.step, ctx.Err())
+	}
 	if stopAfter > 0 && r.step == stopAfter {
 		r.metrics.Close()
 		return fmt.Errorf("%s: interrupted after step %d (test hook)", r.kind, r.step)

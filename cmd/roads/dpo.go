@@ -70,6 +70,7 @@ func runDPO(args []string, stdout io.Writer) error {
 	env := pft.Env{Tokenizer: tk, Progress: os.Stderr}
 	setTaskEnv(&env, t, ev.samplePrompts)
 	slog.Info("dpo", "pairs", len(pairs), "beta", cfg.Beta, "loss_type", cfg.LossType, "output_dir", cfg.OutputDir)
+	defer interruptible(&cfg.TrainArgs)()
 	if err := pft.TrainDPO(cfg, policy, ref, pairs, env); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ func init() {
 				}
 			}}.run(args, stdout, func(st *onlineSetup) (string, error) {
 				slog.Info(a.Command, "prompts", len(st.prompts), "verifier", fmt.Sprint(st.verifier), "output_dir", targs.OutputDir)
+				defer interruptible(targs)()
 				return "model written to " + targs.OutputDir, cfg.Train(st.policy, st.ref, st.verifier, st.prompts, st.env)
 			})
 		})

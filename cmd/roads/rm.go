@@ -119,6 +119,7 @@ func runRM(args []string, stdout io.Writer) error {
 		cfg.Readout = ""
 	}
 	slog.Info("rm", "kind", cfg.Kind, "readout", cfg.Readout, "train_pairs", len(train), "eval_pairs", len(eval), "params", rm.NumParams(), "output_dir", cfg.OutputDir)
+	defer interruptible(&cfg.TrainArgs)()
 	res, err := pft.TrainRewardModel(cfg.RewardTrainConfig, rm, train, eval, pft.Env{Tokenizer: tk, Progress: os.Stderr})
 	if err != nil {
 		return err

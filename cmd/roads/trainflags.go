@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"os"
+	"os/signal"
 	"roads/internal/cliflag"
 	"roads/model"
+	"roads/pft"
+	"syscall"
 )
 
 // addConfigFlags binds --config, every flag of the algorithm's config
@@ -35,4 +40,14 @@ func newModelConfig(arch model.Arch, tk interface {
 		return model.Config{}, fmt.Errorf("new model: %w", err)
 	}
 	return mc, nil
+}
+
+// interruptible makes Ctrl-C or SIGTERM stop a training command at the end
+// of its step, with a checkpoint the same command resumes from; a second
+// signal kills it at once. Call the returned release when training is done.
+func interruptible(a *pft.TrainArgs) (release func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }() // after the first signal, the default action again
+	a.Context = ctx
+	return stop
 }

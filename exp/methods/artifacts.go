@@ -265,7 +265,7 @@ func RewardModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind strin
 			return err
 		}
 		run := cfg
-		run.OutputDir = dir
+		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
 		_, err = pft.TrainRewardModel(run, rm, train.Pairs, val.Pairs, pft.Env{Tokenizer: t.Tokenizer()})
 		return err
 	})
@@ -336,7 +336,7 @@ func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Mode
 			return err
 		}
 		run := cfg
-		run.OutputDir = dir
+		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
 		return pft.TrainDPO(run, policy, sft, train.Pairs, pft.Env{Tokenizer: t.Tokenizer(), Task: t})
 	})
 	if err != nil {

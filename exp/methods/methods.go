@@ -163,7 +163,7 @@ func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArc
 			return err
 		}
 		run := cfg
-		run.OutputDir = dir
+		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
 		return pft.TrainSFT(run, m, tk, examples, nil)
 	})
 	if err != nil {

@@ -224,7 +224,7 @@ func runOnlineDPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Resu
 			return err
 		}
 		run := cfg
-		run.OutputDir = dir
+		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
 		return pft.TrainOnlineDPO(run, policy, b.sft, v, prompts, pft.Env{Tokenizer: b.task.Tokenizer(), Task: b.task})
 	})
 	if err != nil {
@@ -317,7 +317,7 @@ func runRL(ctx context.Context, c exp.Cell, art *exp.Artifacts, name string, run
 	inputs, args := run.Shared()
 	verifier := inputs.Verifier
 	*inputs = pft.Inputs{Verifier: verifier}
-	args.Seed, args.DisableTQDM = c.Seed(), true
+	args.Seed, args.DisableTQDM, args.Context = c.Seed(), true, ctx
 	return rlArm(ctx, c, art, name, verifier, func(policy, ref *model.Model, v pft.Verifier, prompts [][]int32, env pft.Env, dir string) error {
 		args.OutputDir = dir
 		return run.Train(policy, ref, v, prompts, env)
