@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
@@ -263,4 +264,31 @@ func FindGroup(rep *Report, name, preset string) (*ExperimentReport, bool) {
 		}
 	}
 	return nil, false
+}
+
+// WriteMainText is `roads repro`'s text output for the experiment group e of
+// rep: its arm table with CIs over seeds, the verifier panel, the main
+// contrast's line, where the SFT models came from, and the hypothesis
+// verdict lines.
+func WriteMainText(stdout io.Writer, rep *Report, e *ExperimentReport, preset string) {
+	rows := ArmRows(e)
+	fmt.Fprintf(stdout, "%s (preset %s)\n\n%s\n", e.Spec.Title, preset, ArmTable(rows))
+	if stats, n := VerifierStats(rows); len(stats) > 0 {
+		fmt.Fprintf(stdout, "Verifiers (the cells of %s, %d seeds):\n\n%s\n", VerifierArm, n, VerifierTable(stats))
+	}
+	if c := FindContrast(e, MainContrast); c != nil {
+		fmt.Fprintln(stdout, ContrastLine(c))
+	}
+	switch emb, tr := SFTSources(rows); {
+	case emb > 0 && tr == 0:
+		fmt.Fprintf(stdout, "SFT models: all %d restored from the binary (experiments/checkpoints; regenerate with `roads checkpoints`), not trained in this run\n", emb)
+	case emb > 0:
+		fmt.Fprintf(stdout, "SFT models: %d restored from the binary (experiments/checkpoints), %d trained\n", emb, tr)
+	case tr > 0:
+		fmt.Fprintf(stdout, "SFT models: all %d trained (none embedded for these settings)\n", tr)
+	}
+	fmt.Fprintln(stdout)
+	for _, line := range rep.VerdictLines() {
+		fmt.Fprintln(stdout, line)
+	}
 }

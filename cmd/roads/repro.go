@@ -115,30 +115,11 @@ func runRepro(args []string, stdout io.Writer) error {
 	if !ok {
 		return fmt.Errorf("repro: no %s records of preset %s in %s", reproExperiment, *preset, *results)
 	}
-	rows := report.ArmRows(e)
 	seconds := time.Since(start).Seconds()
 	if *asJSON {
-		return writeIndentedJSON(stdout, report.MainJSON(e, rows, *preset, seconds))
+		return writeIndentedJSON(stdout, report.MainJSON(e, report.ArmRows(e), *preset, seconds))
 	}
-	fmt.Fprintf(stdout, "%s (preset %s)\n\n%s\n", e.Spec.Title, *preset, report.ArmTable(rows))
-	if stats, n := report.VerifierStats(rows); len(stats) > 0 {
-		fmt.Fprintf(stdout, "Verifiers (the cells of %s, %d seeds):\n\n%s\n", report.VerifierArm, n, report.VerifierTable(stats))
-	}
-	if c := report.FindContrast(e, report.MainContrast); c != nil {
-		fmt.Fprintln(stdout, report.ContrastLine(c))
-	}
-	switch emb, tr := report.SFTSources(rows); {
-	case emb > 0 && tr == 0:
-		fmt.Fprintf(stdout, "SFT models: all %d restored from the binary (experiments/checkpoints; regenerate with `roads checkpoints`), not trained in this run\n", emb)
-	case emb > 0:
-		fmt.Fprintf(stdout, "SFT models: %d restored from the binary (experiments/checkpoints), %d trained\n", emb, tr)
-	case tr > 0:
-		fmt.Fprintf(stdout, "SFT models: all %d trained (none embedded for these settings)\n", tr)
-	}
-	fmt.Fprintln(stdout)
-	for _, line := range rep.VerdictLines() {
-		fmt.Fprintln(stdout, line)
-	}
+	report.WriteMainText(stdout, rep, e, *preset)
 	fmt.Fprintf(stdout, "\nfull report: %s (%.0f s)\n", filepath.Join(*out, "report.md"), seconds)
 	return nil
 }
