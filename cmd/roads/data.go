@@ -2,7 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"roads/internal/cliflag"
@@ -63,28 +63,47 @@ func writeJSONLine(w io.Writer, v any) error {
 	return err
 }
 
+// dataFlags are the flags roads data demos, gen and prompts share.
+type dataFlags struct {
+	task, out, split string
+	n                int
+	seed             uint64
+	keys             data.Keys
+}
+
+func addDataFlags(fs *flag.FlagSet, nHelp, seedHelp, outHelp string) *dataFlags {
+	d := &dataFlags{}
+	fs.StringVar(&d.task, "task", task.DefaultTask, taskHelp)
+	fs.IntVar(&d.n, "n", 1000, nHelp)
+	fs.Uint64Var(&d.seed, "seed", 0, seedHelp)
+	fs.StringVar(&d.out, "out", "", outHelp)
+	fs.StringVar(&d.split, "split", "train", "prompt split: train, validation or test")
+	d.keys.AddFlags(fs)
+	return d
+}
+
+// load checks --out and --n and resolves the task and the split.
+func (d *dataFlags) load(cmd string) (*task.Task, task.Split, error) {
+	if d.out == "" || d.n <= 0 {
+		return nil, 0, fmt.Errorf("%s: --out and a positive --n are required", cmd)
+	}
+	t, err := task.Load(d.task)
+	if err != nil {
+		return nil, 0, err
+	}
+	split, err := task.ParseSplit(d.split)
+	return t, split, err
+}
+
 func runDataDemos(args []string, stdout io.Writer) error {
 	fs := cliflag.New("data demos")
-	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
-	n := fs.Int("n", 1000, "number of demonstrations (one per prompt)")
-	seed := fs.Uint64("seed", 0, "data seed: picks the prompts (a stream of the split) and the corruptions")
-	out := fs.String("out", "", "output JSONL file (TRL prompt/completion)")
-	splitName := fs.String("split", "train", "prompt split: train, validation or test")
+	d := addDataFlags(fs, "number of demonstrations (one per prompt)", "data seed: picks the prompts (a stream of the split) and the corruptions", "output JSONL file (TRL prompt/completion)")
 	rate := fs.Float64("corruption_rate", -1, "corruption rate of the demonstrations (-1 = the task's documented demo_corruption)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	var keys data.Keys
-	keys.AddFlags(fs)
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	if *out == "" || *n <= 0 {
-		return errors.New("data demos: --out and a positive --n are required")
-	}
-	t, err := task.Load(*taskSpec)
-	if err != nil {
-		return err
-	}
-	split, err := task.ParseSplit(*splitName)
+	t, split, err := d.load("data demos")
 	if err != nil {
 		return err
 	}
@@ -92,7 +111,7 @@ func runDataDemos(args []string, stdout io.Writer) error {
 	if r < 0 {
 		r = t.DemoRate()
 	}
-	demos, err := recipe.Demonstrations(t, split, *seed, *n, r)
+	demos, err := recipe.Demonstrations(t, split, d.seed, d.n, r)
 	if err != nil {
 		return err
 	}
@@ -101,29 +120,25 @@ func runDataDemos(args []string, stdout io.Writer) error {
 		return err
 	}
 	rows := recipe.DemoRows(t, demos)
-	if err := data.WritePromptCompletions(*out, rows, keys); err != nil {
+	if err := data.WritePromptCompletions(d.out, rows, d.keys); err != nil {
 		return err
 	}
 	summary := map[string]any{
-		"out": *out, "rows": len(rows), "task": t.Name(), "split": split.String(), "seed": *seed, "corruption_rate": r,
+		"out": d.out, "rows": len(rows), "task": t.Name(), "split": split.String(), "seed": d.seed, "corruption_rate": r,
 		"mean_gold": st.MeanGold, "mean_reference_gold": st.MeanReferenceGold, "mean_length": st.MeanLength,
 	}
 	if *asJSON {
 		return writeJSONLine(stdout, summary)
 	}
-	fmt.Fprintf(stdout, "wrote %d demonstrations to %s (task %s, %s split, seed %d)\n", len(rows), *out, t.Name(), split, *seed)
+	fmt.Fprintf(stdout, "wrote %d demonstrations to %s (task %s, %s split, seed %d)\n", len(rows), d.out, t.Name(), split, d.seed)
 	fmt.Fprintf(stdout, "corruption rate %g: mean gold %.3f (reference %.3f), mean length %.2f tokens\n", r, st.MeanGold, st.MeanReferenceGold, st.MeanLength)
 	return nil
 }
 
 func runDataGen(args []string, stdout io.Writer) error {
 	fs := cliflag.New("data gen")
-	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
+	d := addDataFlags(fs, "number of prompts", "data seed: picks the prompts, the samples and the labels", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
 	policySpec := fs.String("policy", "", "sampling "+policyHelp+" (normally the SFT model)")
-	n := fs.Int("n", 1000, "number of prompts")
-	seed := fs.Uint64("seed", 0, "data seed: picks the prompts, the samples and the labels")
-	out := fs.String("out", "", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
-	splitName := fs.String("split", "train", "prompt split: train, validation or test")
 	ps := recipe.DefaultPrefSettings()
 	cliflag.Bind(fs, &ps)
 	btTemp := fs.Float64("bt_temperature", -1, "Bradley–Terry temperature, P(a≻b)=σ((r_a-r_b)/T); 0 = noiseless; -1 = the task's label_temperature")
@@ -131,19 +146,10 @@ func runDataGen(args []string, stdout io.Writer) error {
 	maxNew := fs.Int("max_new_tokens", 0, "completion cap (0 = the task's horizon)")
 	keepIdentical := fs.Bool("keep_identical", false, "keep pairs whose two completions are identical")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	var keys data.Keys
-	keys.AddFlags(fs)
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	if *out == "" || *n <= 0 {
-		return errors.New("data gen: --out and a positive --n are required")
-	}
-	t, err := task.Load(*taskSpec)
-	if err != nil {
-		return err
-	}
-	split, err := task.ParseSplit(*splitName)
+	t, split, err := d.load("data gen")
 	if err != nil {
 		return err
 	}
@@ -157,22 +163,22 @@ func runDataGen(args []string, stdout io.Writer) error {
 	}
 	opt := ps.Options(temp)
 	opt.SampleTemperature, opt.Greedy, opt.MaxNewTokens, opt.KeepIdentical = *temperature, *temperature == 0, *maxNew, *keepIdentical
-	pairs, st, err := recipe.Preferences(t, pol, split, *seed, *n, opt)
+	pairs, st, err := recipe.Preferences(t, pol, split, d.seed, d.n, opt)
 	if err != nil {
 		return err
 	}
 	if len(pairs) == 0 {
 		return fmt.Errorf("data gen: no pairs survived (%d identical, %d gold ties dropped); try --keep_identical or a more diverse policy", st.Identical, st.GoldTies)
 	}
-	if err := data.WritePreferences(*out, recipe.PreferenceRows(t, pairs), keys); err != nil {
+	if err := data.WritePreferences(d.out, recipe.PreferenceRows(t, pairs), d.keys); err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSONLine(stdout, map[string]any{"out": *out, "task": t.Name(), "policy": *policySpec, "split": split.String(),
-			"seed": *seed, "mode": ps.Mode, "bt_temperature": temp, "stats": st})
+		return writeJSONLine(stdout, map[string]any{"out": d.out, "task": t.Name(), "policy": *policySpec, "split": split.String(),
+			"seed": d.seed, "mode": ps.Mode, "bt_temperature": temp, "stats": st})
 	}
 	fmt.Fprintf(stdout, "wrote %d preference pairs to %s (task %s, policy %s, %s split, seed %d, mode %s, BT temperature %g)\n",
-		st.Pairs, *out, t.Name(), *policySpec, split, *seed, ps.Mode, temp)
+		st.Pairs, d.out, t.Name(), *policySpec, split, d.seed, ps.Mode, temp)
 	fmt.Fprintf(stdout, "%d prompts x %d samples; dropped %d identical pairs; %d gold ties; labels agree with gold on %.3f of unequal pairs\n",
 		st.Prompts, ps.K, st.Identical, st.GoldTies, st.AgreeWithGold)
 	fmt.Fprintf(stdout, "mean gold: chosen %.3f, rejected %.3f (gap %.3f)\n", st.MeanChosen, st.MeanRejected, st.MeanGoldGap)
@@ -181,32 +187,19 @@ func runDataGen(args []string, stdout io.Writer) error {
 
 func runDataPrompts(args []string, stdout io.Writer) error {
 	fs := cliflag.New("data prompts")
-	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
-	n := fs.Int("n", 1000, "number of prompts")
-	seed := fs.Uint64("seed", 0, "data seed (a stream of the split)")
-	out := fs.String("out", "", "output JSONL file (TRL prompt-only)")
-	splitName := fs.String("split", "train", "prompt split: train, validation or test")
-	var keys data.Keys
-	keys.AddFlags(fs)
+	d := addDataFlags(fs, "number of prompts", "data seed (a stream of the split)", "output JSONL file (TRL prompt-only)")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	if *out == "" || *n <= 0 {
-		return errors.New("data prompts: --out and a positive --n are required")
-	}
-	t, err := task.Load(*taskSpec)
+	t, split, err := d.load("data prompts")
 	if err != nil {
 		return err
 	}
-	split, err := task.ParseSplit(*splitName)
-	if err != nil {
+	rows := recipe.PromptRows(t, recipe.Prompts(t, split, recipe.StreamPrompts, d.seed, d.n))
+	if err := data.WritePrompts(d.out, rows, d.keys); err != nil {
 		return err
 	}
-	rows := recipe.PromptRows(t, recipe.Prompts(t, split, recipe.StreamPrompts, *seed, *n))
-	if err := data.WritePrompts(*out, rows, keys); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %d prompts to %s (task %s, %s split, seed %d)\n", len(rows), *out, t.Name(), split, *seed)
+	fmt.Fprintf(stdout, "wrote %d prompts to %s (task %s, %s split, seed %d)\n", len(rows), d.out, t.Name(), split, d.seed)
 	return nil
 }
 
