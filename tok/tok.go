@@ -6,7 +6,6 @@
 package tok
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -228,22 +227,8 @@ func Save(dir string, t Tokenizer) error {
 }
 
 // Load reads dir/tokenizer.json (and, for a BPE tokenizer,
-// dir/tokenizer_config.json when present).
-func Load(dir string) (Tokenizer, error) {
-	path := filepath.Join(dir, "tokenizer.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("tok: %w", err)
-	}
-	t, err := Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))) // a leading byte-order mark is not JSON
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := ApplyConfigIn(t, dir); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
+// dir/tokenizer_config.json when present): LoadFile of a directory.
+func Load(dir string) (Tokenizer, error) { return LoadFile(dir) }
 
 // ApplyConfigIn applies dir/tokenizer_config.json (special tokens, chat
 // template) to a BPE tokenizer when the file exists; other tokenizers carry
