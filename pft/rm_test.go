@@ -2,9 +2,10 @@ package pft
 
 import (
 	"math"
-	"roads/model"
 	"strings"
 	"testing"
+
+	"roads/model"
 )
 
 func TestBradleyTerryHandValues(t *testing.T) {

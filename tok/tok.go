@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"roads/internal/atomicfile"
 	"strings"
+
+	"roads/internal/atomicfile"
 )
 
 // Tokenizer maps text to token ids and back.

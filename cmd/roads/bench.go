@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"roads/internal/cliflag"
-	"roads/tok"
 	"runtime"
 
 	"roads/engine"
+	"roads/internal/cliflag"
 	"roads/internal/gemm"
 	"roads/model"
+	"roads/tok"
 )
 
 func init() {

@@ -7,11 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"roads/internal/cliflag"
 	"strconv"
 	"strings"
 
 	"roads/ckpt"
+	"roads/internal/cliflag"
 	"roads/pft"
 	"roads/task"
 )

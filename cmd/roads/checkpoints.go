@@ -7,11 +7,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"roads/internal/cliflag"
 	"syscall"
 
 	"roads/exp"
 	"roads/exp/methods"
+	"roads/internal/cliflag"
 )
 
 func init() {

@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"roads/internal/cliflag"
 	"sort"
 	"strings"
 
 	"roads/data"
+	"roads/internal/cliflag"
 	"roads/recipe"
 	"roads/task"
 )

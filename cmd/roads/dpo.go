@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"roads/internal/cliflag"
 
 	"roads/ckpt"
 	"roads/data"
 	"roads/eval"
+	"roads/internal/cliflag"
 	"roads/model"
 	"roads/pft"
 	"roads/recipe"

@@ -3,9 +3,9 @@ package main
 import (
 	"errors"
 	"io"
-	"roads/internal/cliflag"
 
 	"roads/eval"
+	"roads/internal/cliflag"
 	"roads/task"
 )
 

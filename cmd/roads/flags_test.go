@@ -5,12 +5,12 @@ import (
 	"flag"
 	"io"
 	"os"
-	"roads/internal/cliflag"
 	"sort"
 	"strings"
 	"testing"
 
 	"roads/exp"
+	"roads/internal/cliflag"
 	"roads/pft"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"roads/internal/cliflag"
 
+	"roads/internal/cliflag"
 	"roads/pft"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"roads/internal/cliflag"
 
+	"roads/internal/cliflag"
 	"roads/report"
 )
 

@@ -8,13 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"roads/internal/cliflag"
 	"runtime"
 	"syscall"
 	"time"
 
 	"roads/exp"
 	"roads/exp/methods" // also registers the wired methods
+	"roads/internal/cliflag"
 	"roads/report"
 )
 

@@ -7,9 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"roads/internal/cliflag"
 
 	"roads/data"
+	"roads/internal/cliflag"
 	"roads/model"
 	"roads/pft"
 	"roads/recipe"

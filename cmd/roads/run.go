@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"roads/internal/cliflag"
 	"strings"
 	"syscall"
 
 	"roads/exp"
 	"roads/exp/methods" // also registers the wired methods
+	"roads/internal/cliflag"
 )
 
 func init() {

@@ -7,9 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"roads/internal/cliflag"
 	"strings"
 
+	"roads/internal/cliflag"
 	"roads/model"
 	"roads/tok"
 )

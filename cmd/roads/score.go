@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"roads/internal/cliflag"
 
 	"roads/data"
 	"roads/internal/atomicfile"
+	"roads/internal/cliflag"
 	"roads/model"
 	"roads/pft"
 	"roads/recipe"

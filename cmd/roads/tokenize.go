@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"roads/internal/cliflag"
 	"strings"
 
+	"roads/internal/cliflag"
 	"roads/tok"
 )
 

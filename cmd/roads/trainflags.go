@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
+
 	"roads/internal/cliflag"
 	"roads/model"
 	"roads/pft"
-	"syscall"
 )
 
 // addConfigFlags binds --config, every flag of the algorithm's config

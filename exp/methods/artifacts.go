@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"roads/recipe"
 
 	"roads/ckpt"
 	"roads/eval"
 	"roads/exp"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 )
 

@@ -14,12 +14,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"roads/recipe"
 
 	"roads/eval"
 	"roads/exp"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 )
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"roads/recipe"
 
 	"roads/ckpt"
 	"roads/exp"
 	"roads/model"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 )
 
