@@ -108,7 +108,6 @@ func runSFT(args []string, stdout io.Writer) error {
 		}
 	}
 	slog.Info("sft", "examples", len(examples), "params", policy.NumParams(), "output_dir", cfg.OutputDir)
-	cfg.SFTConfig.TrainArgs = cfg.TrainArgs
 	defer interruptible(&cfg.TrainArgs)()
 	if err := pft.TrainSFT(cfg.SFTConfig, policy, tk, examples, os.Stderr); err != nil {
 		return err

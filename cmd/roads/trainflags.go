@@ -14,7 +14,7 @@ import (
 )
 
 // addConfigFlags binds --config, every flag of the algorithm's config
-// struct cfg (bindConfigFlags: TRL's TrainingArguments names and the
+// struct cfg (cliflag.Bind: TRL's TrainingArguments names and the
 // algorithm's own, help text from the struct tags) and --max_params.
 func addConfigFlags(fs *flag.FlagSet, cfg any, skip ...string) {
 	fs.String("config", "", "JSON file with any of these settings (flags given explicitly win)")
