@@ -13,6 +13,7 @@ import (
 	"roads/ckpt"
 	"roads/internal/cliflag"
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 )
 
@@ -51,7 +52,7 @@ func runBoN(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	policy, _, err := loadModel(*dir)
+	policy, _, err := recipe.LoadModel(*dir)
 	if err != nil {
 		return err
 	}

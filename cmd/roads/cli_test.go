@@ -187,7 +187,7 @@ func TestConversationalData(t *testing.T) {
 	if err := runSFT(append([]string{"--data", conv, "--output_dir", out}, small...), &bytes.Buffer{}); err != nil {
 		t.Fatalf("sft on messages: %v", err)
 	}
-	tk, err := tokenizerFor("")
+	tk, err := recipe.TokenizerFor("")
 	if err != nil {
 		t.Fatal(err)
 	}

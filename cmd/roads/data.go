@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"roads/data"
+	"roads/eval"
 	"roads/internal/cliflag"
 	"roads/recipe"
 	"roads/task"
@@ -138,7 +139,7 @@ func runDataDemos(args []string, stdout io.Writer) error {
 func runDataGen(args []string, stdout io.Writer) error {
 	fs := cliflag.New("data gen")
 	d := addDataFlags(fs, "number of prompts", "data seed: picks the prompts, the samples and the labels", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
-	policySpec := fs.String("policy", "", "sampling "+policyHelp+" (normally the SFT model)")
+	policySpec := fs.String("policy", "", "sampling "+eval.PolicyHelp+" (normally the SFT model)")
 	ps := recipe.DefaultPrefSettings()
 	cliflag.Bind(fs, &ps)
 	btTemp := fs.Float64("bt_temperature", -1, "Bradley–Terry temperature, P(a≻b)=σ((r_a-r_b)/T); 0 = noiseless; -1 = the task's label_temperature")
@@ -153,7 +154,7 @@ func runDataGen(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pol, err := loadPolicy(*policySpec, t)
+	pol, err := eval.LoadPolicy(*policySpec, t)
 	if err != nil {
 		return err
 	}

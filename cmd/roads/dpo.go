@@ -46,14 +46,14 @@ func runDPO(args []string, stdout io.Writer) error {
 	if cfg.Dataset == "" || cfg.Model == "" {
 		return errors.New("--data and --model are required")
 	}
-	policy, ref, tk, err := loadPolicyAndRef(cfg.Model, cfg.RefModel)
+	policy, ref, tk, err := recipe.LoadPolicyAndRef(cfg.Model, cfg.RefModel)
 	if err != nil {
 		return err
 	}
 	if cfg.RefModel == "" {
 		cfg.RefModel = cfg.Model
 	}
-	t, err := resolveTask(&cfg.Inputs)
+	t, err := recipe.ResolveTask(&cfg.Inputs)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func runDPO(args []string, stdout io.Writer) error {
 		return err
 	}
 	env := pft.Env{Tokenizer: tk, Progress: os.Stderr}
-	setTaskEnv(&env, t, ev.samplePrompts)
+	recipe.SetTaskEnv(&env, t, ev.samplePrompts)
 	slog.Info("dpo", "pairs", len(pairs), "beta", cfg.Beta, "loss_type", cfg.LossType, "output_dir", cfg.OutputDir)
 	defer interruptible(&cfg.TrainArgs)()
 	if err := pft.TrainDPO(cfg, policy, ref, pairs, env); err != nil {
@@ -81,19 +81,6 @@ func runDPO(args []string, stdout io.Writer) error {
 // ---------------------------------------------------------------------------
 // Helpers shared by the preference fine-tuning commands (dpo, rm, online-dpo,
 // rloo, ppo, grpo, bon).
-
-// setTaskEnv sets env.Task (only for a non-nil task, so the interface stays
-// nil otherwise) and the prompts sampled at every checkpoint: the first n of
-// the task's test split, stream 0.
-func setTaskEnv(env *pft.Env, t *task.Task, n int) {
-	if t == nil {
-		return
-	}
-	env.Task = t
-	if n > 0 {
-		env.SamplePrompts = t.Prompts(task.Test, 0, n)
-	}
-}
 
 // evalFlags are the optional gold evaluation every policy trainer offers.
 type evalFlags struct {

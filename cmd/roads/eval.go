@@ -16,7 +16,7 @@ func init() {
 func runEval(args []string, stdout io.Writer) error {
 	fs := cliflag.New("eval")
 	taskSpec := fs.String("task", task.DefaultTask, taskHelp)
-	modelSpec := fs.String("model", "", "evaluated "+policyHelp)
+	modelSpec := fs.String("model", "", "evaluated "+eval.PolicyHelp)
 	refSpec := fs.String("ref", "", "reference policy for KL(π‖π_ref), normally the SFT model (same values as --model); empty = no KL")
 	n := fs.Int("n", 500, "number of held-out prompts")
 	samples := fs.Int("samples_per_prompt", 2, "completions sampled per prompt")
@@ -31,7 +31,7 @@ func runEval(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *modelSpec == "" {
-		return errors.New("eval: --model is required (" + policyHelp + ")")
+		return errors.New("eval: --model is required (" + eval.PolicyHelp + ")")
 	}
 	t, err := task.Load(*taskSpec)
 	if err != nil {
@@ -44,13 +44,13 @@ func runEval(args []string, stdout io.Writer) error {
 	if split == task.Train {
 		return errors.New("eval: --split train is not held out; use test or validation")
 	}
-	model, err := loadPolicy(*modelSpec, t)
+	model, err := eval.LoadPolicy(*modelSpec, t)
 	if err != nil {
 		return err
 	}
 	var ref eval.Policy
 	if *refSpec != "" {
-		if ref, err = loadPolicy(*refSpec, t); err != nil {
+		if ref, err = eval.LoadPolicy(*refSpec, t); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"roads/internal/cliflag"
 	"roads/pft"
+	"roads/recipe"
 )
 
 // The online trainers' commands, one per row of pft.OnlineAlgorithms: a
@@ -23,10 +24,10 @@ func init() {
 				for alias, name := range a.Aliases {
 					fs.Var(fs.Lookup(name).Value, alias, "alias of --"+name)
 				}
-			}}.run(args, stdout, func(st *onlineSetup) (string, error) {
-				slog.Info(a.Command, "prompts", len(st.prompts), "verifier", fmt.Sprint(st.verifier), "output_dir", targs.OutputDir)
+			}}.run(args, stdout, func(st *recipe.Online, env pft.Env) (string, error) {
+				slog.Info(a.Command, "prompts", len(st.Prompts), "verifier", fmt.Sprint(st.Verifier), "output_dir", targs.OutputDir)
 				defer interruptible(targs)()
-				return "model written to " + targs.OutputDir, cfg.Train(st.policy, st.ref, st.verifier, st.prompts, st.env)
+				return "model written to " + targs.OutputDir, cfg.Train(st.Policy, st.Ref, st.Verifier, st.Prompts, env)
 			})
 		})
 	}
@@ -44,7 +45,7 @@ type onlineCommand struct {
 
 // run parses args over the config (--config file first, then flags),
 // validates every setting, loads the inputs, trains and reports.
-func (c onlineCommand) run(args []string, stdout io.Writer, train func(st *onlineSetup) (string, error)) error {
+func (c onlineCommand) run(args []string, stdout io.Writer, train func(st *recipe.Online, env pft.Env) (string, error)) error {
 	if err := cliflag.LoadConfig(args, c.cfg); err != nil {
 		return err
 	}
@@ -61,14 +62,14 @@ func (c onlineCommand) run(args []string, stdout io.Writer, train func(st *onlin
 	if err := c.cfg.Validate(); err != nil { // every setting, before any model or data is read
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
-	st, err := setupOnline(c.in, &o, c.args.Seed)
+	st, env, err := setupOnline(c.in, &o, c.args.Seed)
 	if err != nil {
 		return err
 	}
-	done, err := train(st)
+	done, err := train(st, env)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", c.name, done)
-	return o.eval.report(stdout, c.args.OutputDir, st.policy, st.ref, st.task, c.args.Seed)
+	return o.eval.report(stdout, c.args.OutputDir, st.Policy, st.Ref, st.Task, c.args.Seed)
 }

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"os"
 
 	"roads/data"
-	"roads/model"
 	"roads/pft"
-	"roads/task"
-	"roads/tok"
+	"roads/recipe"
 )
 
 // onlineCLI holds the flags every online trainer shares besides its config.
@@ -33,61 +29,14 @@ func addOnlineInputFlags(fs *flag.FlagSet, in *pft.Inputs, o *onlineCLI) {
 	o.eval = addEvalFlags(fs)
 }
 
-// onlineSetup is what an online trainer needs after flag parsing.
-type onlineSetup struct {
-	task     *task.Task
-	policy   *model.Model
-	ref      *model.Model
-	tk       tok.Tokenizer
-	verifier pft.Verifier
-	prompts  [][]int32
-	env      pft.Env
-}
-
-// setupOnline loads the task, the starting and reference policies, the
-// verifier and the training prompts, and records what it resolved in in.
-func setupOnline(in *pft.Inputs, o *onlineCLI, seed uint64) (*onlineSetup, error) {
-	if in.Task == "" || in.Model == "" || in.Verifier == "" {
-		return nil, errors.New("--task, --model and --verifier are required")
-	}
-	t, err := resolveTask(in)
+// setupOnline loads the online run's inputs (recipe.LoadOnline) and its
+// environment: tokenizer, progress bar, gold-scored checkpoint samples.
+func setupOnline(in *pft.Inputs, o *onlineCLI, seed uint64) (*recipe.Online, pft.Env, error) {
+	st, err := recipe.LoadOnline(in, o.numPrompts, o.keys, seed)
 	if err != nil {
-		return nil, err
+		return nil, pft.Env{}, err
 	}
-	policy, ref, tk, err := loadPolicyAndRef(in.Model, in.RefModel)
-	if err != nil {
-		return nil, err
-	}
-	if in.RefModel == "" {
-		in.RefModel = in.Model
-	}
-	if tk == nil {
-		tk = t.Tokenizer()
-	}
-	v, err := pft.LoadVerifier(in.Verifier, t)
-	if err != nil {
-		return nil, err
-	}
-	var prompts [][]int32
-	if in.Dataset != "" {
-		rows, err := data.ReadPrompts(in.Dataset, o.keys)
-		if err != nil {
-			return nil, err
-		}
-		for i, r := range rows {
-			p, err := tk.Encode(r.Prompt)
-			if err != nil {
-				return nil, fmt.Errorf("%s: row %d: prompt: %w", in.Dataset, i+1, err)
-			}
-			prompts = append(prompts, p)
-		}
-	} else {
-		if o.numPrompts <= 0 {
-			return nil, fmt.Errorf("--num_prompts = %d, want > 0", o.numPrompts)
-		}
-		prompts = t.Prompts(task.Train, seed, o.numPrompts)
-	}
-	env := pft.Env{Tokenizer: tk, Progress: os.Stderr}
-	setTaskEnv(&env, t, o.eval.samplePrompts)
-	return &onlineSetup{task: t, policy: policy, ref: ref, tk: tk, verifier: v, prompts: prompts, env: env}, nil
+	env := pft.Env{Tokenizer: st.Tok, Progress: os.Stderr}
+	recipe.SetTaskEnv(&env, st.Task, o.eval.samplePrompts)
+	return st, env, nil
 }

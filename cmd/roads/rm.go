@@ -55,7 +55,7 @@ func runRM(args []string, stdout io.Writer) error {
 	if cfg.Dataset == "" {
 		return errors.New("--data is required")
 	}
-	t, err := resolveTask(&cfg.Inputs)
+	t, err := recipe.ResolveTask(&cfg.Inputs)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func runRM(args []string, stdout io.Writer) error {
 	var trunk *model.Model
 	var tk tok.Tokenizer
 	if cfg.Model != "" {
-		if trunk, tk, err = loadModel(cfg.Model); err != nil {
+		if trunk, tk, err = recipe.LoadModel(cfg.Model); err != nil {
 			return err
 		}
 	}

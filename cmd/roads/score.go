@@ -50,7 +50,7 @@ func runScore(args []string, stdout io.Writer) error {
 	if !(*beta > 0) {
 		return fmt.Errorf("--beta %v: want > 0", *beta)
 	}
-	policy, tk, err := loadModel(*modelDir)
+	policy, tk, err := recipe.LoadModel(*modelDir)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runScore(args []string, stdout io.Writer) error {
 	}
 	var ref *model.Model
 	if *refDir != "" {
-		if ref, _, err = loadModel(*refDir); err != nil {
+		if ref, _, err = recipe.LoadModel(*refDir); err != nil {
 			return err
 		}
 		if ref.Config().VocabSize != policy.Config().VocabSize {

@@ -73,7 +73,7 @@ func runSFT(args []string, stdout io.Writer) error {
 		if cfg.Model != "" && cfg.Task == "" {
 			return fmt.Errorf("model %s has no tokenizer.json: pass --task to use a task's tokenizer", cfg.Model)
 		}
-		if tk, err = tokenizerFor(cfg.Task); err != nil {
+		if tk, err = recipe.TokenizerFor(cfg.Task); err != nil {
 			return err
 		}
 	}
@@ -81,7 +81,7 @@ func runSFT(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if examples, err = truncateExamples(cfg.Data, examples, cfg.MaxLength); err != nil {
+	if examples, err = recipe.TruncateSFTExamples(cfg.Data, examples, cfg.MaxLength); err != nil {
 		return err
 	}
 	if policy == nil {
