@@ -7,6 +7,7 @@ import (
 
 	"roads/chat"
 	"roads/data"
+	"roads/model"
 	"roads/pft"
 	"roads/tok"
 )
@@ -204,4 +205,48 @@ func ReadScoreRows(path string, keys data.Keys, tk tok.Tokenizer) ([]ScoreRow, e
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// ScoredRow is one scored row of `roads score`'s output.
+type ScoredRow struct {
+	Line       int                            `json:"line"`
+	Prompt     string                         `json:"prompt"`
+	Completion map[string]pft.CompletionScore `json:"completions"` // "completion", or "chosen" and "rejected"
+	// Preference rows: chosen − rejected of each score present.
+	ImplicitMargin *float64 `json:"implicit_reward_margin,omitempty"`
+	RewardMargin   *float64 `json:"reward_margin,omitempty"`
+	GoldMargin     *float64 `json:"gold_margin,omitempty"`
+}
+
+// ScoreRows scores every completion of rows with pft.ScoreCompletion (EOS
+// appended when eos ≥ 0) and, for a preference row, each score's margin,
+// chosen − rejected. An error names path and line.
+func ScoreRows(path string, rows []ScoreRow, policy, ref *model.Model, v, gold pft.Verifier, beta float64, eos int) ([]ScoredRow, error) {
+	out := make([]ScoredRow, 0, len(rows))
+	for _, r := range rows {
+		sr := ScoredRow{Line: r.Line, Prompt: r.PromptText, Completion: map[string]pft.CompletionScore{}}
+		for k, name := range r.Names {
+			c, err := pft.ScoreCompletion(policy, ref, v, gold, beta, eos, r.Prompt, r.Completions[k])
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: %w", path, r.Line, name, err)
+			}
+			sr.Completion[name] = c
+		}
+		if len(r.Names) == 2 {
+			ch, rj := sr.Completion["chosen"], sr.Completion["rejected"]
+			sr.ImplicitMargin = margin(ch.ImplicitReward, rj.ImplicitReward)
+			sr.RewardMargin = margin(ch.Reward, rj.Reward)
+			sr.GoldMargin = margin(ch.Gold, rj.Gold)
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+func margin(a, b *float64) *float64 {
+	if a == nil || b == nil {
+		return nil
+	}
+	d := *a - *b
+	return &d
 }

@@ -20,16 +20,6 @@ func init() {
 	register("score", "per-example log-probs, DPO implicit rewards, verifier and gold scores of a JSONL file, as JSONL", runScore)
 }
 
-type scoredRow struct {
-	Line       int                            `json:"line"`
-	Prompt     string                         `json:"prompt"`
-	Completion map[string]pft.CompletionScore `json:"completions"` // "completion", or "chosen" and "rejected"
-	// Preference rows: chosen − rejected of each score present.
-	ImplicitMargin *float64 `json:"implicit_reward_margin,omitempty"`
-	RewardMargin   *float64 `json:"reward_margin,omitempty"`
-	GoldMargin     *float64 `json:"gold_margin,omitempty"`
-}
-
 func runScore(args []string, stdout io.Writer) error {
 	fs := cliflag.New("score")
 	modelDir := fs.String("model", "", "policy model directory whose log-probs to report")
@@ -95,24 +85,9 @@ func runScore(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	eos := policy.Config().EOSTokenID
-	var lines []scoredRow
-	for _, r := range rows {
-		sr := scoredRow{Line: r.Line, Prompt: r.PromptText, Completion: map[string]pft.CompletionScore{}}
-		for k, name := range r.Names {
-			c, err := pft.ScoreCompletion(policy, ref, v, gold, *beta, eos, r.Prompt, r.Completions[k])
-			if err != nil {
-				return fmt.Errorf("%s:%d: %s: %w", *path, r.Line, name, err)
-			}
-			sr.Completion[name] = c
-		}
-		if len(r.Names) == 2 {
-			ch, rj := sr.Completion["chosen"], sr.Completion["rejected"]
-			sr.ImplicitMargin = diff(ch.ImplicitReward, rj.ImplicitReward)
-			sr.RewardMargin = diff(ch.Reward, rj.Reward)
-			sr.GoldMargin = diff(ch.Gold, rj.Gold)
-		}
-		lines = append(lines, sr)
+	lines, err := recipe.ScoreRows(*path, rows, policy, ref, v, gold, *beta, policy.Config().EOSTokenID)
+	if err != nil {
+		return err
 	}
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
@@ -132,12 +107,4 @@ func runScore(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "score: %d rows of %s written to %s\n", len(lines), *path, *out)
 	return nil
-}
-
-func diff(a, b *float64) *float64 {
-	if a == nil || b == nil {
-		return nil
-	}
-	d := *a - *b
-	return &d
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"roads/pft"
+	"roads/recipe"
 	"roads/task"
 )
 
@@ -33,7 +34,7 @@ func TestScorePerExample(t *testing.T) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<24)
 	for sc.Scan() {
-		var row scoredRow
+		var row recipe.ScoredRow
 		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
 			t.Fatal(err)
 		}
