@@ -216,7 +216,7 @@ func DPOImplicitReward(beta float64, logp, refLogp []float64) ([]float64, error)
 // DPOTrainConfig is `roads dpo`'s configuration (TRL DPOConfig names).
 type DPOTrainConfig struct {
 	TrainArgs
-	Inputs `flag:"-"` // bound per command (their help differs)
+	Inputs // the run's inputs: --model, --data, … (each command binds the ones it uses)
 	DPOConfig
 	Truncation
 }

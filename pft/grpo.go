@@ -287,7 +287,7 @@ func GRPOLoss(cfg GRPOConfig, b GRPOBatch) (TokenLoss, error) {
 // GRPOTrainConfig is `roads grpo`'s configuration (TRL GRPOConfig names).
 type GRPOTrainConfig struct {
 	TrainArgs
-	Inputs `flag:"-"` // bound per command (their help differs)
+	Inputs // the run's inputs: --model, --data, … (each command binds the ones it uses)
 	GRPOConfig
 	NumGenerations    int     `json:"num_generations" help:"samples per prompt (per_device_train_batch_size counts completions and must be a multiple)"`
 	ScaleRewards      string  `json:"scale_rewards" help:"group, batch or none"`

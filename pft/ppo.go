@@ -368,7 +368,7 @@ func (cfg PPOConfig) validate(what string) error {
 // PPOTrainConfig is `roads ppo`'s configuration (TRL PPOConfig names).
 type PPOTrainConfig struct {
 	TrainArgs
-	Inputs `flag:"-"` // bound per command (their help differs)
+	Inputs // the run's inputs: --model, --data, … (each command binds the ones it uses)
 	PPOConfig
 	NumPPOEpochs   int    `json:"num_ppo_epochs" help:"passes over each rollout"`
 	NumMiniBatches int    `json:"num_mini_batches" help:"minibatches per pass (one optimiser update each)"`

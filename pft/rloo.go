@@ -222,7 +222,7 @@ func RLOOLoss(logp, oldLogp, advantages []float64, clipRange float64) (SequenceL
 // RLOOTrainConfig is `roads rloo`'s configuration.
 type RLOOTrainConfig struct {
 	TrainArgs
-	Inputs `flag:"-"` // bound per command (their help differs)
+	Inputs // the run's inputs: --model, --data, … (each command binds the ones it uses)
 	RLOOConfig
 	Epsilon float64 `json:"epsilon" help:"clip range of the probability ratio"` // inactive with one update per rollout
 }

@@ -190,15 +190,15 @@ const (
 // TrainingArguments names).
 type RewardTrainConfig struct {
 	TrainArgs
-	Inputs                   `flag:"-"` // bound per command (their help differs)
-	Kind                     string     `json:"kind" help:"global (scalar head on a trunk) or local (policy-class network, score Σ log π)"` // global or local
-	Readout                  string     `json:"readout" help:"global RM readout: last (as TRL), sum or mean over the response"`             // last, sum or mean (global; recorded in the model's config too)
-	CenterRewardsCoefficient float64    `json:"center_rewards_coefficient" help:"weight of the mean-reward centring term (0: off)"`
-	EvalDataset              string     `json:"eval_dataset,omitempty" flag:"eval_data" help:"held-out preference JSONL (default: hold out --eval_fraction of --data)"`
-	EvalFraction             float64    `json:"eval_fraction" help:"fraction of --data held out when there is no --eval_data (0: no evaluation)"` // held out of the training data when no eval_dataset
-	EvalSteps                int        `json:"eval_steps" help:"steps between evaluations (0: logging_steps)"`                                   // 0: every logging_steps
-	LoadBestModelAtEnd       bool       `json:"load_best_model_at_end" help:"keep the checkpoint with the best eval_bt_likelihood as the final model"`
-	EarlyStoppingPatience    int        `json:"early_stopping_patience" help:"stop after this many evaluations without a better eval_bt_likelihood (0: off)"` // evaluations without a new best; 0: off
+	Inputs                           // the run's inputs: --model, --data, --task
+	Kind                     string  `json:"kind" help:"global (scalar head on a trunk) or local (policy-class network, score Σ log π)"` // global or local
+	Readout                  string  `json:"readout" help:"global RM readout: last (as TRL), sum or mean over the response"`             // last, sum or mean (global; recorded in the model's config too)
+	CenterRewardsCoefficient float64 `json:"center_rewards_coefficient" help:"weight of the mean-reward centring term (0: off)"`
+	EvalDataset              string  `json:"eval_dataset,omitempty" flag:"eval_data" help:"held-out preference JSONL (default: hold out --eval_fraction of --data)"`
+	EvalFraction             float64 `json:"eval_fraction" help:"fraction of --data held out when there is no --eval_data (0: no evaluation)"` // held out of the training data when no eval_dataset
+	EvalSteps                int     `json:"eval_steps" help:"steps between evaluations (0: logging_steps)"`                                   // 0: every logging_steps
+	LoadBestModelAtEnd       bool    `json:"load_best_model_at_end" help:"keep the checkpoint with the best eval_bt_likelihood as the final model"`
+	EarlyStoppingPatience    int     `json:"early_stopping_patience" help:"stop after this many evaluations without a better eval_bt_likelihood (0: off)"` // evaluations without a new best; 0: off
 	Truncation
 }
 

@@ -54,12 +54,12 @@ type PreferencePair struct {
 // Inputs records where a run's inputs came from; every trainer's config
 // embeds it, so training_config.json documents the run.
 type Inputs struct {
-	Model      string          `json:"model_name_or_path,omitempty"` // starting policy (or RM init)
-	RefModel   string          `json:"ref_model,omitempty"`          // reference policy (default: the starting policy)
-	Dataset    string          `json:"dataset,omitempty"`            // preference or prompt JSONL
-	Task       string          `json:"task,omitempty"`               // --task spec
-	TaskConfig json.RawMessage `json:"task_config,omitempty"`        // the task's resolved configuration
-	Verifier   string          `json:"verifier,omitempty"`           // verifier directory or "gold"
+	Model      string          `json:"model_name_or_path,omitempty" flag:"model" help:"model directory to start from: the policy to train (normally the SFT model, or a DPO run for the paper's Online DPO (DPO)), or a reward model's trunk (empty: a new model)"`
+	RefModel   string          `json:"ref_model,omitempty" help:"reference policy directory (default: --model)"`
+	Dataset    string          `json:"dataset,omitempty" flag:"data" help:"JSONL: preference rows (prompt, chosen, rejected); an online trainer reads only its \"prompt\" fields (default there: --num_prompts prompts of the task's train split)"`
+	Task       string          `json:"task,omitempty" help:"task preset, preset with overrides (summarize,horizon=8) or task config .json: the tokenizer when the model has none, a new model's context, gold-scored samples and --eval_prompts (required by the online trainers)"`
+	TaskConfig json.RawMessage `json:"task_config,omitempty" flag:"-"` // the task's resolved configuration (set by the code)
+	Verifier   string          `json:"verifier,omitempty" help:"verifier: a reward-model directory, a DPO run (implicit reward), a model directory (Σ log π), or gold"`
 }
 
 // Env is what a training run needs besides its configuration and models.

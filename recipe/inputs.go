@@ -121,21 +121,27 @@ func ReadPrompts(path string, keys data.Keys, tk tok.Tokenizer) ([][]int32, erro
 	return prompts, nil
 }
 
-// Online is what an online trainer needs: the task, the starting policy and
-// its frozen reference, the tokenizer, the verifier and the training prompts.
-type Online struct {
+// Loaded is a training run's inputs, as far as its trainer needs them: the
+// task (nil when none was given), the model to train and its frozen
+// reference, the tokenizer, and the data: an online run's verifier and
+// prompts, a preference run's pairs (train and held out), an SFT run's
+// examples.
+type Loaded struct {
 	Task     *task.Task
 	Policy   *model.Model
 	Ref      *model.Model
 	Tok      tok.Tokenizer
 	Verifier pft.Verifier
 	Prompts  [][]int32
+	Pairs    []pft.PreferencePair
+	Eval     []pft.PreferencePair
+	Examples []pft.SFTExample
 }
 
 // LoadOnline loads an online run's inputs and records what it resolved in
 // in (the task's config, the reference directory). The prompts are in.Dataset's,
 // or else numPrompts of the task's train split from stream seed.
-func LoadOnline(in *pft.Inputs, numPrompts int, keys data.Keys, seed uint64) (*Online, error) {
+func LoadOnline(in *pft.Inputs, numPrompts int, keys data.Keys, seed uint64) (*Loaded, error) {
 	if in.Task == "" || in.Model == "" || in.Verifier == "" {
 		return nil, errors.New("--task, --model and --verifier are required")
 	}
@@ -146,7 +152,7 @@ func LoadOnline(in *pft.Inputs, numPrompts int, keys data.Keys, seed uint64) (*O
 	if err != nil {
 		return nil, err
 	}
-	o := &Online{Task: t}
+	o := &Loaded{Task: t}
 	if o.Policy, o.Ref, o.Tok, err = LoadPolicyAndRef(in.Model, in.RefModel); err != nil {
 		return nil, err
 	}
@@ -178,4 +184,170 @@ func SetTaskEnv(env *pft.Env, t *task.Task, n int) {
 	if n > 0 {
 		env.SamplePrompts = t.Prompts(task.Test, 0, n)
 	}
+}
+
+// LoadDPO loads an offline preference run's inputs: the policy and its
+// frozen reference (recorded as ref_model), the task when given (nil
+// otherwise), the tokenizer (the model directory's, else the task's) and the
+// pairs of in.Dataset.
+func LoadDPO(in *pft.Inputs, keys data.Keys) (*Loaded, error) {
+	if in.Dataset == "" || in.Model == "" {
+		return nil, errors.New("--data and --model are required")
+	}
+	t, err := ResolveTask(in)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loaded{Task: t}
+	if l.Policy, l.Ref, l.Tok, err = LoadPolicyAndRef(in.Model, in.RefModel); err != nil {
+		return nil, err
+	}
+	if in.RefModel == "" {
+		in.RefModel = in.Model
+	}
+	if l.Tok == nil {
+		if t == nil {
+			return nil, fmt.Errorf("%s has no tokenizer.json; pass --task to use the task's tokenizer", in.Model)
+		}
+		l.Tok = t.Tokenizer()
+	}
+	l.Pairs, err = ReadPreferencePairs(in.Dataset, keys, l.Tok)
+	return l, err
+}
+
+// LoadRewardModel loads a reward-model run's inputs: the pairs of
+// cfg.Dataset and the held-out ones (cfg.EvalDataset's, else
+// cfg.EvalFraction of the data, else none, and then load_best_model_at_end
+// is switched off: there is nothing to select on), and the model to train
+// (Loaded.Policy): pft.RewardModelFrom of cfg.Model's model, or of a new
+// model of arch whose context is nPositions (0: the task's max_total_len).
+func LoadRewardModel(cfg *pft.RewardTrainConfig, arch model.Arch, nPositions int, keys data.Keys) (*Loaded, error) {
+	if cfg.Dataset == "" {
+		return nil, errors.New("--data is required")
+	}
+	t, err := ResolveTask(&cfg.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loaded{Task: t}
+	var trunk *model.Model
+	if cfg.Model != "" {
+		if trunk, l.Tok, err = LoadModel(cfg.Model); err != nil {
+			return nil, err
+		}
+	}
+	if l.Tok == nil {
+		if t == nil {
+			return nil, errors.New("no tokenizer: pass --model with a tokenizer.json, or --task")
+		}
+		l.Tok = t.Tokenizer()
+	}
+	pairs, err := ReadPreferencePairs(cfg.Dataset, keys, l.Tok)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.EvalDataset != "":
+		l.Pairs = pairs
+		if l.Eval, err = ReadPreferencePairs(cfg.EvalDataset, keys, l.Tok); err != nil {
+			return nil, err
+		}
+	case cfg.EvalFraction > 0:
+		if l.Pairs, l.Eval, err = pft.HoldOut(pairs, cfg.EvalFraction, cfg.Seed); err != nil {
+			return nil, err
+		}
+	default:
+		l.Pairs = pairs
+		cfg.LoadBestModelAtEnd = false
+	}
+	if trunk == nil {
+		n := nPositions
+		if n == 0 {
+			n = t.MaxTotalLen() // without a model directory, the tokenizer is the task's
+		}
+		if trunk, err = NewModel(arch, l.Tok, n, cfg.Seed); err != nil {
+			return nil, err
+		}
+	}
+	if l.Policy, err = pft.RewardModelFrom(trunk, *cfg); err != nil {
+		return nil, fmt.Errorf("--model %s: %w", cfg.Model, err)
+	}
+	if cfg.Kind == pft.RMLocal {
+		cfg.Readout = "" // a local RM has no readout: record none
+	}
+	return l, nil
+}
+
+// NewModel builds a new model of arch for tk's vocabulary and a context of
+// positions tokens, initialised from seed.
+func NewModel(arch model.Arch, tk tok.Tokenizer, positions int, seed uint64) (*model.Model, error) {
+	mc, err := arch.Config(tk.VocabSize(), positions, int(tk.EOS()), int(tk.PAD()))
+	if err != nil {
+		return nil, fmt.Errorf("new model: %w", err)
+	}
+	return model.New(mc, seed)
+}
+
+// SFTInputs are the inputs of an SFT run besides the trainer's settings
+// (JSON as written into the run's training_config.json).
+type SFTInputs struct {
+	Data  string `json:"data" help:"training JSONL: prompt/completion rows, or text rows"`
+	Model string `json:"model,omitempty" help:"model directory to fine-tune (default: a new model)"`
+	Task  string `json:"task,omitempty" help:"task preset or config file whose tokenizer to use (default: bytes)"`
+	// Architecture of a model built from scratch (ignored with Model).
+	model.Arch
+	NPositions int `json:"n_positions" help:"context of a new model (0: longest example)"`
+	// MaxLength truncates prompt + completion to this many tokens, keeping
+	// the start (TRL's max_length with truncation_mode keep_start); 0 keeps
+	// every token, and an example longer than model.MaxPositions is refused.
+	MaxLength int `json:"max_length,omitempty" help:"truncate prompt + completion (EOS included) to this many tokens, keeping the start (0: no truncation; longer than the model's context is refused)"`
+}
+
+// LoadSFT loads an SFT run's inputs: the model to train (in.Model's, or a
+// new one of in.Arch initialised from seed, whose context in.NPositions is
+// resolved and recorded), the tokenizer (the model directory's, else the
+// task's, else bytes) and the examples of in.Data, truncated to
+// in.MaxLength.
+func LoadSFT(in *SFTInputs, seed uint64, keys data.Keys) (*Loaded, error) {
+	if in.Data == "" {
+		return nil, errors.New("--data is required")
+	}
+	l := &Loaded{}
+	var err error
+	if in.Model != "" {
+		if l.Policy, l.Tok, err = model.LoadDir(in.Model); err != nil {
+			return nil, err
+		}
+	}
+	if l.Tok == nil {
+		if in.Model != "" && in.Task == "" {
+			return nil, fmt.Errorf("model %s has no tokenizer.json: pass --task to use a task's tokenizer", in.Model)
+		}
+		if l.Tok, err = TokenizerFor(in.Task); err != nil {
+			return nil, err
+		}
+	}
+	if l.Examples, err = ReadSFTExamples(in.Data, keys, l.Tok); err != nil {
+		return nil, err
+	}
+	if l.Examples, err = TruncateSFTExamples(in.Data, l.Examples, in.MaxLength); err != nil {
+		return nil, err
+	}
+	if l.Policy != nil {
+		return l, nil
+	}
+	if in.NPositions == 0 {
+		for _, ex := range l.Examples {
+			in.NPositions = max(in.NPositions, len(ex.Prompt)+len(ex.Completion))
+		}
+		if in.Task != "" { // room for any prompt and completion of the task
+			t, err := task.Load(in.Task)
+			if err != nil {
+				return nil, err
+			}
+			in.NPositions = max(in.NPositions, t.MaxTotalLen())
+		}
+	}
+	l.Policy, err = NewModel(in.Arch, l.Tok, in.NPositions, seed)
+	return l, err
 }

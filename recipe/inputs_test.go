@@ -100,3 +100,47 @@ func TestLoadOnline(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRewardModel: a new reward model's context is n_positions, else
+// the task's max_total_len; eval_fraction holds pairs out, and without any
+// held-out pairs load_best_model_at_end is switched off.
+func TestLoadRewardModel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prefs.jsonl")
+	tk, _ := task.Load("sorted")
+	p := tk.Prompts(task.Train, 0, 1)[0]
+	ref, _ := tk.Reference(p)
+	row := data.Preference{Prompt: tk.Decode(p), Chosen: CompletionText(tk, ref), Rejected: CompletionText(tk, ref[:1])}
+	rows := []data.Preference{}
+	for range 10 {
+		rows = append(rows, row)
+	}
+	if err := data.WritePreferences(path, rows, data.Keys{}); err != nil {
+		t.Fatal(err)
+	}
+	arch := model.Arch{ModelType: model.TypeGPT2, DModel: 16, NLayer: 1, NHead: 2}
+	cfg := pft.DefaultRewardTrainConfig()
+	cfg.Dataset, cfg.EvalFraction, cfg.Task = path, 0, "sorted"
+	l, err := LoadRewardModel(&cfg, arch, 0, data.Keys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Policy.Config().NPositions; got != tk.MaxTotalLen() {
+		t.Fatalf("context %d, want the task's %d", got, tk.MaxTotalLen())
+	}
+	if cfg.LoadBestModelAtEnd || len(l.Eval) != 0 || len(l.Pairs) != 10 || l.Policy.Config().Head != "scalar" {
+		t.Fatalf("no eval: load_best %v, %d eval, %d train pairs, head %q", cfg.LoadBestModelAtEnd, len(l.Eval), len(l.Pairs), l.Policy.Config().Head)
+	}
+	cfg = pft.DefaultRewardTrainConfig()
+	cfg.Dataset, cfg.EvalFraction, cfg.Task = path, 0.2, "sorted"
+	if l, err = LoadRewardModel(&cfg, arch, 300, data.Keys{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Policy.Config().NPositions; got != 300 || len(l.Eval) != 2 || len(l.Pairs) != 8 || !cfg.LoadBestModelAtEnd {
+		t.Fatalf("context %d (want 300), %d eval / %d train pairs, load_best %v", got, len(l.Eval), len(l.Pairs), cfg.LoadBestModelAtEnd)
+	}
+	cfg = pft.DefaultRewardTrainConfig()
+	cfg.Dataset = path
+	if _, err := LoadRewardModel(&cfg, arch, 0, data.Keys{}); err == nil || !strings.Contains(err.Error(), "no tokenizer") {
+		t.Fatalf("neither --model nor --task: %v", err)
+	}
+}

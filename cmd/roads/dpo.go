@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,11 +28,7 @@ func runDPO(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := cliflag.New("dpo")
-	addConfigFlags(fs, &cfg)
-	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
-	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to train (normally the SFT model)")
-	fs.StringVar(&cfg.RefModel, "ref_model", cfg.RefModel, "reference model directory (default: --model)")
-	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (optional: gold-scored samples and --eval_prompts)")
+	addConfigFlags(fs, &cfg, "verifier")
 	ev := addEvalFlags(fs)
 	var keys data.Keys
 	keys.AddFlags(fs)
@@ -43,31 +38,12 @@ func runDPO(args []string, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil { // every setting, before any model or data is read
 		return fmt.Errorf("dpo: %w", err)
 	}
-	if cfg.Dataset == "" || cfg.Model == "" {
-		return errors.New("--data and --model are required")
-	}
-	policy, ref, tk, err := recipe.LoadPolicyAndRef(cfg.Model, cfg.RefModel)
+	l, err := recipe.LoadDPO(&cfg.Inputs, keys)
 	if err != nil {
 		return err
 	}
-	if cfg.RefModel == "" {
-		cfg.RefModel = cfg.Model
-	}
-	t, err := recipe.ResolveTask(&cfg.Inputs)
-	if err != nil {
-		return err
-	}
-	if tk == nil {
-		if t == nil {
-			return fmt.Errorf("%s has no tokenizer.json; pass --task to use the task's tokenizer", cfg.Model)
-		}
-		tk = t.Tokenizer()
-	}
-	pairs, err := recipe.ReadPreferencePairs(cfg.Dataset, keys, tk)
-	if err != nil {
-		return err
-	}
-	env := pft.Env{Tokenizer: tk, Progress: os.Stderr}
+	policy, ref, t, pairs := l.Policy, l.Ref, l.Task, l.Pairs
+	env := pft.Env{Tokenizer: l.Tok, Progress: os.Stderr}
 	recipe.SetTaskEnv(&env, t, ev.samplePrompts)
 	slog.Info("dpo", "pairs", len(pairs), "beta", cfg.Beta, "loss_type", cfg.LossType, "output_dir", cfg.OutputDir)
 	defer interruptible(&cfg.TrainArgs)()

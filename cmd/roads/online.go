@@ -24,7 +24,7 @@ func init() {
 				for alias, name := range a.Aliases {
 					fs.Var(fs.Lookup(name).Value, alias, "alias of --"+name)
 				}
-			}}.run(args, stdout, func(st *recipe.Online, env pft.Env) (string, error) {
+			}}.run(args, stdout, func(st *recipe.Loaded, env pft.Env) (string, error) {
 				slog.Info(a.Command, "prompts", len(st.Prompts), "verifier", fmt.Sprint(st.Verifier), "output_dir", targs.OutputDir)
 				defer interruptible(targs)()
 				return "model written to " + targs.OutputDir, cfg.Train(st.Policy, st.Ref, st.Verifier, st.Prompts, env)
@@ -45,14 +45,14 @@ type onlineCommand struct {
 
 // run parses args over the config (--config file first, then flags),
 // validates every setting, loads the inputs, trains and reports.
-func (c onlineCommand) run(args []string, stdout io.Writer, train func(st *recipe.Online, env pft.Env) (string, error)) error {
+func (c onlineCommand) run(args []string, stdout io.Writer, train func(st *recipe.Loaded, env pft.Env) (string, error)) error {
 	if err := cliflag.LoadConfig(args, c.cfg); err != nil {
 		return err
 	}
 	fs := cliflag.New(c.name)
 	addConfigFlags(fs, c.cfg, c.skip...)
 	var o onlineCLI
-	addOnlineInputFlags(fs, c.in, &o)
+	addOnlineInputFlags(fs, &o)
 	if c.extra != nil {
 		c.extra(fs)
 	}

@@ -26,7 +26,7 @@ func init() {
 type rmCLI struct {
 	pft.RewardTrainConfig
 	model.Arch
-	NPositions int `json:"n_positions"` // 0: the task's max_total_len, else the longest pair
+	NPositions int `json:"n_positions"` // 0: the task's max_total_len
 }
 
 func runRM(args []string, stdout io.Writer) error {
@@ -38,10 +38,7 @@ func runRM(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := cliflag.New("rm")
-	addConfigFlags(fs, &cfg.RewardTrainConfig)
-	fs.StringVar(&cfg.Dataset, "data", cfg.Dataset, "preference JSONL (prompt, chosen, rejected)")
-	fs.StringVar(&cfg.Model, "model", cfg.Model, "model directory to initialise from (normally the SFT model); empty: a new model of --d_model/--n_layer/--n_head")
-	fs.StringVar(&cfg.Task, "task", cfg.Task, pftTaskHelp+" (tokenizer and context of a new model)")
+	addConfigFlags(fs, &cfg.RewardTrainConfig, "ref_model", "verifier")
 	cliflag.Bind(fs, &cfg.Arch)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys
@@ -52,75 +49,14 @@ func runRM(args []string, stdout io.Writer) error {
 	if err := cfg.RewardTrainConfig.Validate(); err != nil { // every setting, before any model or data is read
 		return fmt.Errorf("rm: %w", err)
 	}
-	if cfg.Dataset == "" {
-		return errors.New("--data is required")
-	}
-	t, err := recipe.ResolveTask(&cfg.Inputs)
+	l, err := recipe.LoadRewardModel(&cfg.RewardTrainConfig, cfg.Arch, cfg.NPositions, keys)
 	if err != nil {
 		return err
 	}
-
-	// The trunk: the given model, or a new one of the given size.
-	var trunk *model.Model
-	var tk tok.Tokenizer
-	if cfg.Model != "" {
-		if trunk, tk, err = recipe.LoadModel(cfg.Model); err != nil {
-			return err
-		}
-	}
-	if tk == nil {
-		if t == nil {
-			return errors.New("no tokenizer: pass --model with a tokenizer.json, or --task")
-		}
-		tk = t.Tokenizer()
-	}
-	pairs, err := recipe.ReadPreferencePairs(cfg.Dataset, keys, tk)
-	if err != nil {
-		return err
-	}
-	var train, eval []pft.PreferencePair
-	switch {
-	case cfg.EvalDataset != "":
-		train = pairs
-		if eval, err = recipe.ReadPreferencePairs(cfg.EvalDataset, keys, tk); err != nil {
-			return err
-		}
-	case cfg.EvalFraction > 0:
-		if train, eval, err = pft.HoldOut(pairs, cfg.EvalFraction, cfg.Seed); err != nil {
-			return err
-		}
-	default:
-		train = pairs
-		cfg.LoadBestModelAtEnd = false // nothing to select on
-	}
-	if trunk == nil {
-		n := cfg.NPositions
-		if n == 0 && t != nil {
-			n = t.MaxTotalLen()
-		}
-		if n == 0 {
-			for _, p := range pairs {
-				n = max(n, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected))+1)
-			}
-		}
-		mc, err := newModelConfig(cfg.Arch, tk, n)
-		if err != nil {
-			return err
-		}
-		if trunk, err = model.New(mc, cfg.Seed); err != nil {
-			return err
-		}
-	}
-	rm, err := pft.RewardModelFrom(trunk, cfg.RewardTrainConfig)
-	if err != nil {
-		return fmt.Errorf("--model %s: %w", cfg.Model, err)
-	}
-	if cfg.Kind == pft.RMLocal {
-		cfg.Readout = ""
-	}
+	rm, train, eval := l.Policy, l.Pairs, l.Eval
 	slog.Info("rm", "kind", cfg.Kind, "readout", cfg.Readout, "train_pairs", len(train), "eval_pairs", len(eval), "params", rm.NumParams(), "output_dir", cfg.OutputDir)
 	defer interruptible(&cfg.TrainArgs)()
-	res, err := pft.TrainRewardModel(cfg.RewardTrainConfig, rm, train, eval, pft.Env{Tokenizer: tk, Progress: os.Stderr})
+	res, err := pft.TrainRewardModel(cfg.RewardTrainConfig, rm, train, eval, pft.Env{Tokenizer: l.Tok, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,20 +26,6 @@ func addConfigFlags(fs *flag.FlagSet, cfg any, skip ...string) {
 // transformers).
 func defaultNewModelArch() model.Arch {
 	return model.Arch{ModelType: model.TypeGPT2, DModel: 64, NLayer: 2, NHead: 4}
-}
-
-// newModelConfig is the config of a new model of arch for tk's vocabulary
-// and a context of positions tokens.
-func newModelConfig(arch model.Arch, tk interface {
-	VocabSize() int
-	EOS() int32
-	PAD() int32
-}, positions int) (model.Config, error) {
-	mc, err := arch.Config(tk.VocabSize(), positions, int(tk.EOS()), int(tk.PAD()))
-	if err != nil {
-		return model.Config{}, fmt.Errorf("new model: %w", err)
-	}
-	return mc, nil
 }
 
 // interruptible makes Ctrl-C or SIGTERM stop a training command at the end
