@@ -1,6 +1,7 @@
 package exp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -684,5 +685,30 @@ func TestBusyCellIsLeftToItsHolder(t *testing.T) {
 	sum, err = runToy(t, dir, newFake(), Options{})
 	if err != nil || sum.Ran != 1 || sum.Done != 17 || len(sum.Busy) != 0 {
 		t.Fatalf("after release: %+v %v", sum, err)
+	}
+}
+
+// TestSweepRunsEachSpecAtItsPreset: in process, a sweep runs every spec at
+// the preset its function picks, writes one summary line per experiment to
+// status and returns the summaries; local shard processes refuse a --shard.
+func TestSweepRunsEachSpecAtItsPreset(t *testing.T) {
+	dir := t.TempDir()
+	reg := NewRegistry()
+	for _, name := range []string{"base", "better", "other"} {
+		reg.Register(name, newFake())
+	}
+	spec := mustSpec(t, testSpec)
+	var status bytes.Buffer
+	sw := Sweep{Specs: []*Spec{spec}, Preset: func(*Spec) string { return "" }, Options: Options{Results: dir, Methods: reg}}
+	sums, err := sw.Run(context.Background(), &status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) != 1 || sums[0].Ran != 18 || !strings.Contains(status.String(), "toy (preset none, shard all): 18 cells in the grid") {
+		t.Fatalf("summaries %+v, status %q", sums, status.String())
+	}
+	sw.Jobs, sw.Options.Shard = 2, Shard{Index: 0, Count: 2}
+	if _, err := sw.Run(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no --shard") {
+		t.Fatalf("jobs with a shard: %v", err)
 	}
 }

@@ -186,3 +186,53 @@ func lastLine(path string) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
+
+// Sweep is what `roads run` and `roads repro` run: experiments at their
+// presets, in this process or as Jobs local shard processes of Command.
+type Sweep struct {
+	Specs  []*Spec
+	Preset func(*Spec) string
+	// Options are the runner's (Preset is set per spec from Preset).
+	Options Options
+	// Jobs > 1 runs the sweep as that many shard processes: Command + Args
+	// (see ShardPlan); Options.Shard must then be the whole grid.
+	Jobs    int
+	Command []string
+	Args    []string
+}
+
+// Run runs the sweep and writes what each experiment did to status (nil:
+// nowhere): WriteSummary's lines in process, PrintShardStatus's with jobs.
+// It returns the in-process summaries, those of the experiments that ran
+// even when one fails (none with jobs).
+func (s Sweep) Run(ctx context.Context, status io.Writer) ([]*Summary, error) {
+	if s.Jobs > 1 {
+		if s.Options.Shard.Count > 1 {
+			return nil, errors.New("jobs: a sweep of local shard processes runs every shard itself: no --shard")
+		}
+		plan := ShardPlan{Command: s.Command, Specs: s.Specs, Preset: s.Preset, Args: s.Args, Results: s.Options.Results, Jobs: s.Jobs}
+		err := RunShards(ctx, plan, s.Options.Progress)
+		if status != nil {
+			if serr := PrintShardStatus(status, plan); serr != nil && err == nil {
+				err = serr
+			}
+		}
+		return nil, err
+	}
+	var sums []*Summary
+	for _, spec := range s.Specs {
+		opts := s.Options
+		opts.Preset = s.Preset(spec)
+		sum, err := Run(ctx, spec, opts)
+		if sum != nil {
+			sums = append(sums, sum)
+			if status != nil {
+				WriteSummary(status, sum, opts.Results)
+			}
+		}
+		if err != nil {
+			return sums, err
+		}
+	}
+	return sums, nil
+}

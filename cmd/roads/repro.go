@@ -72,40 +72,28 @@ func runRepro(args []string, stdout io.Writer) error {
 			*jobs = runtime.NumCPU()
 		}
 	}
-	if *jobs > 1 {
-		specs := make([]*exp.Spec, len(names))
-		for i, n := range names {
-			var err error
-			if specs[i], err = exp.LoadSpec(n); err != nil {
-				return err
-			}
-		}
-		command, err := selfRun(names)
-		if err != nil {
-			return fmt.Errorf("repro: %w", err)
-		}
-		plan := exp.ShardPlan{Command: command, Specs: specs, Preset: func(*exp.Spec) string { return *preset },
-			Args: append([]string{"--preset", *preset, "--results", *results}, extra...), Results: *results, Jobs: *jobs}
-		if err := exp.RunShards(ctx, plan, progress); err != nil {
-			return fmt.Errorf("repro: %w", err)
-		}
-		if !*asJSON {
-			exp.PrintShardStatus(os.Stderr, plan)
-		}
-		names = nil // every cell has run; the report below reads the store
-	}
-	for _, name := range names {
-		spec, err := exp.LoadSpec(name)
-		if err != nil {
+	specs := make([]*exp.Spec, len(names))
+	for i, n := range names {
+		var err error
+		if specs[i], err = exp.LoadSpec(n); err != nil {
 			return err
 		}
-		sum, err := exp.Run(ctx, spec, exp.Options{Preset: *preset, Results: *results, Progress: progress, Log: slog.Default()})
-		if err != nil {
+	}
+	sweep := exp.Sweep{Specs: specs, Preset: func(*exp.Spec) string { return *preset }, Jobs: *jobs,
+		Options: exp.Options{Results: *results, Progress: progress, Log: slog.Default()},
+		Args:    append([]string{"--preset", *preset, "--results", *results}, extra...)}
+	if *jobs > 1 {
+		var err error
+		if sweep.Command, err = selfRun(names); err != nil {
 			return fmt.Errorf("repro: %w", err)
 		}
-		if !*asJSON {
-			exp.WriteSummary(os.Stderr, sum, *results)
-		}
+	}
+	var status io.Writer = os.Stderr
+	if *asJSON {
+		status = nil
+	}
+	if _, err := sweep.Run(ctx, status); err != nil {
+		return fmt.Errorf("repro: %w", err)
 	}
 	rep, err := report.Generate(*results, *out)
 	if err != nil {

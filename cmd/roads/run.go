@@ -97,45 +97,29 @@ func runRun(args []string, stdout io.Writer) error {
 	if *noProgress {
 		progress = nil
 	}
+	sweep := exp.Sweep{Specs: specs, Preset: pick, Jobs: *jobs, Options: exp.Options{Results: *results, CacheDir: *cache, Shard: shard,
+		Progress: progress, Log: slog.Default(), KeepGoing: *keepGoing, Force: *force, AllowMissing: *allowMissing}}
+	var status io.Writer = stdout
 	if *jobs > 1 {
 		if *asJSON {
 			return errors.New("--json does not combine with --jobs; afterwards, `roads run ... --list --json` lists what finished")
 		}
 		// Each shard process gets this command line without --jobs (shards
 		// are disjoint, so --force reruns only each one's own cells).
-		command, err := selfRun(cliflag.Without(args, "jobs"))
-		if err != nil {
-			return err
-		}
-		plan := exp.ShardPlan{Command: command, Specs: specs, Preset: pick, Results: *results, Jobs: *jobs}
-		err = exp.RunShards(ctx, plan, progress)
-		if serr := exp.PrintShardStatus(stdout, plan); serr != nil && err == nil {
-			err = serr
-		}
-		return err
-	}
-	var summaries []*exp.Summary
-	for _, s := range specs {
-		opts := exp.Options{Preset: pick(s), Results: *results, CacheDir: *cache, Shard: shard, Progress: progress,
-			Log: slog.Default(), KeepGoing: *keepGoing, Force: *force, AllowMissing: *allowMissing}
-		sum, err := exp.Run(ctx, s, opts)
-		if sum != nil {
-			summaries = append(summaries, sum)
-			if !*asJSON {
-				exp.WriteSummary(stdout, sum, *results)
-			}
-		}
-		if err != nil {
-			if *asJSON {
-				exp.WriteSummariesJSON(stdout, summaries)
-			}
+		if sweep.Command, err = selfRun(cliflag.Without(args, "jobs")); err != nil {
 			return err
 		}
 	}
 	if *asJSON {
-		return exp.WriteSummariesJSON(stdout, summaries)
+		status = nil
 	}
-	return nil
+	summaries, err := sweep.Run(ctx, status)
+	if *asJSON {
+		if jerr := exp.WriteSummariesJSON(stdout, summaries); err == nil {
+			err = jerr
+		}
+	}
+	return err
 }
 
 // selfRun is the command line of a shard process: this binary's `run` with
