@@ -18,17 +18,24 @@ import (
 	"roads/task"
 )
 
+// The offline preference trainers' commands, one per row of
+// pft.OfflineAlgorithms: the config (flags from the struct, Validate), the
+// shared inputs (recipe.LoadDPO: policy, frozen reference, task, pairs), the
+// row's trainer and the shared gold report.
 func init() {
-	register("dpo", "offline DPO/IPO on preference JSONL against a frozen reference", runDPO)
+	for _, a := range pft.OfflineAlgorithms {
+		register(a.Command, a.Summary, func(args []string, stdout io.Writer) error { return runOffline(a, args, stdout) })
+	}
 }
 
-func runDPO(args []string, stdout io.Writer) error {
-	cfg := pft.DefaultDPOTrainConfig()
-	if err := cliflag.LoadConfig(args, &cfg); err != nil {
+func runOffline(a pft.OfflineAlgorithm, args []string, stdout io.Writer) error {
+	cfg := a.New()
+	in, targs := cfg.Shared()
+	if err := cliflag.LoadConfig(args, cfg); err != nil {
 		return err
 	}
-	fs := cliflag.New("dpo")
-	addConfigFlags(fs, &cfg, "verifier")
+	fs := cliflag.New(a.Command)
+	addConfigFlags(fs, cfg, a.NotFlags...)
 	ev := addEvalFlags(fs)
 	var keys data.Keys
 	keys.AddFlags(fs)
@@ -36,22 +43,21 @@ func runDPO(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := cfg.Validate(); err != nil { // every setting, before any model or data is read
-		return fmt.Errorf("dpo: %w", err)
+		return fmt.Errorf("%s: %w", a.Command, err)
 	}
-	l, err := recipe.LoadDPO(&cfg.Inputs, keys)
+	l, err := recipe.LoadDPO(in, keys)
 	if err != nil {
 		return err
 	}
-	policy, ref, t, pairs := l.Policy, l.Ref, l.Task, l.Pairs
 	env := pft.Env{Tokenizer: l.Tok, Progress: os.Stderr}
-	recipe.SetTaskEnv(&env, t, ev.samplePrompts)
-	slog.Info("dpo", "pairs", len(pairs), "beta", cfg.Beta, "loss_type", cfg.LossType, "output_dir", cfg.OutputDir)
-	defer interruptible(&cfg.TrainArgs)()
-	if err := pft.TrainDPO(cfg, policy, ref, pairs, env); err != nil {
+	recipe.SetTaskEnv(&env, l.Task, ev.samplePrompts)
+	slog.Info(a.Command, "pairs", len(l.Pairs), "output_dir", targs.OutputDir)
+	defer interruptible(targs)()
+	if err := cfg.Train(l.Policy, l.Ref, l.Pairs, env); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "dpo: trained on %d pairs; model written to %s\n", len(pairs), cfg.OutputDir)
-	return ev.report(stdout, cfg.OutputDir, policy, ref, t, cfg.Seed)
+	fmt.Fprintf(stdout, "%s: trained on %d pairs; model written to %s\n", a.Command, len(l.Pairs), targs.OutputDir)
+	return ev.report(stdout, targs.OutputDir, l.Policy, l.Ref, l.Task, targs.Seed)
 }
 
 // ---------------------------------------------------------------------------

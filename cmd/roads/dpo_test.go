@@ -224,3 +224,6 @@ func TestDegeneratePreferencesRefused(t *testing.T) {
 		t.Fatalf("mixed pairs: %d, %v", len(pairs), err)
 	}
 }
+
+// runDPO is the dpo command, made from its row of pft.OfflineAlgorithms.
+var runDPO = cmdRun("dpo")

@@ -134,3 +134,33 @@ func TestOnlineAlgorithmsAreCommandsAndMethods(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineAlgorithmsAreCommandsAndMethods: every row of
+// pft.OfflineAlgorithms is a command and an experiment method, its default
+// config (given an output_dir) is valid, and the command refuses the flags
+// the row says it does not use.
+func TestOfflineAlgorithmsAreCommandsAndMethods(t *testing.T) {
+	for _, a := range pft.OfflineAlgorithms {
+		if _, ok := commands[a.Command]; !ok {
+			t.Errorf("%s: not a command", a.Command)
+		}
+		if _, ok := exp.DefaultRegistry().Lookup(a.Method); !ok {
+			t.Errorf("%s: method %q not registered", a.Command, a.Method)
+		}
+		if b, ok := pft.Offline(a.Method); !ok || b.Command != a.Command {
+			t.Errorf("pft.Offline(%q) = %v, %v", a.Method, b.Command, ok)
+		}
+		run := a.New()
+		_, args := run.Shared()
+		args.OutputDir = t.TempDir()
+		if err := run.Validate(); err != nil {
+			t.Errorf("%s: default config with an output_dir: %v", a.Command, err)
+		}
+		for _, name := range a.NotFlags {
+			err := cmdRun(a.Command)([]string{"--" + name, "x", "--output_dir", t.TempDir()}, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -"+name) {
+				t.Errorf("%s --%s: %v, want an undefined flag", a.Command, name, err)
+			}
+		}
+	}
+}

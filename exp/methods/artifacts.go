@@ -2,6 +2,7 @@ package methods
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -286,13 +287,8 @@ func RewardModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind strin
 	return pft.LocalRM{Model: m}, res, nil
 }
 
-type dpoKey struct {
-	Train string             `json:"train_pairs"`
-	SFT   sftKey             `json:"sft"`
-	DPO   pft.DPOTrainConfig `json:"dpo"`
-}
-
-// DPOSettings resolves the cell's "dpo" block (code defaults first).
+// DPOSettings resolves the cell's "dpo" block (code defaults first): the
+// DPO policy's settings, and the base of the online DPO arms'.
 func DPOSettings(c exp.Cell) (pft.DPOTrainConfig, error) {
 	cfg := pft.DefaultDPOTrainConfig()
 	if err := c.Decode("dpo", &cfg); err != nil {
@@ -302,9 +298,31 @@ func DPOSettings(c exp.Cell) (pft.DPOTrainConfig, error) {
 	return cfg, nil
 }
 
+// offlineSettings resolves the cell's block named after a's method into the
+// algorithm's config (code defaults first), as JSON for the artefact key.
+func offlineSettings(c exp.Cell, a pft.OfflineAlgorithm) (pft.OfflineRun, json.RawMessage, error) {
+	run := a.New()
+	if err := c.Decode(a.Method, run); err != nil {
+		return nil, nil, err
+	}
+	_, args := run.Shared()
+	args.Seed, args.OutputDir, args.DisableTQDM = c.Seed(), "", true
+	raw, err := json.Marshal(run)
+	return run, raw, err
+}
+
 // DPOPolicy returns the DPO policy trained on the cell's training pairs from
 // its SFT model (π_ref = the SFT model), and the run directory.
 func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Model, string, error) {
+	a, _ := pft.Offline("dpo")
+	return OfflinePolicy(ctx, c, art, a)
+}
+
+// OfflinePolicy returns the policy that the offline algorithm a trains on
+// the cell's training pairs from its SFT model (π_ref = the SFT model), and
+// the run directory: an artefact of kind a.Method keyed by the pairs, the
+// SFT model and the algorithm's settings.
+func OfflinePolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts, a pft.OfflineAlgorithm) (*model.Model, string, error) {
 	t, err := Task(c)
 	if err != nil {
 		return nil, "", err
@@ -317,7 +335,7 @@ func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Mode
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, err := DPOSettings(c)
+	run, settings, err := offlineSettings(c, a)
 	if err != nil {
 		return nil, "", err
 	}
@@ -325,8 +343,8 @@ func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Mode
 	if err != nil {
 		return nil, "", err
 	}
-	key := dpoKey{Train: filepath.Base(trainDir), SFT: sk, DPO: cfg}
-	dir, err := art.Dir(ctx, "dpo", key, func(ctx context.Context, dir string) error {
+	key := map[string]any{"train_pairs": filepath.Base(trainDir), "sft": sk, a.Method: settings}
+	dir, err := art.Dir(ctx, a.Method, key, func(ctx context.Context, dir string) error {
 		sft, _, err := SFTModel(ctx, c, art, arch)
 		if err != nil {
 			return err
@@ -335,9 +353,9 @@ func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Mode
 		if err != nil {
 			return err
 		}
-		run := cfg
-		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
-		return pft.TrainDPO(run, policy, sft, train.Pairs, pft.Env{Tokenizer: t.Tokenizer(), Task: t})
+		_, args := run.Shared()
+		args.OutputDir, args.Context = dir, ctx // a cancelled run stops at the end of its step
+		return run.Train(policy, sft, train.Pairs, pft.Env{Tokenizer: t.Tokenizer(), Task: t})
 	})
 	if err != nil {
 		return nil, "", err

@@ -21,8 +21,11 @@ import (
 // where the verifier is actually learned.
 
 func init() {
-	exp.Register("dpo", exp.MethodFunc(runDPO))
-	exp.Register("dpo_2x", exp.MethodFunc(runDPO)) // dpo.num_train_epochs doubled by method_params
+	for _, a := range pft.OfflineAlgorithms { // dpo
+		exp.Register(a.Method, offlineMethod(a))
+	}
+	dpo, _ := pft.Offline("dpo")
+	exp.Register("dpo_2x", offlineMethod(dpo)) // dpo.num_train_epochs doubled by method_params
 	for _, name := range []string{"online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_local", "online_dpo_sft_aug"} {
 		exp.Register(name, exp.MethodFunc(runOnlineDPO)) // online.* set by method_params
 	}
@@ -78,23 +81,28 @@ func (b *policyBase) finish(c exp.Cell, policy *model.Model, runDir string, curv
 	return res, nil
 }
 
-// runDPO is "dpo" and "dpo_2x": offline DPO on the training pairs.
-func runDPO(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
-	b, err := newPolicyBase(ctx, c, art)
-	if err != nil {
-		return exp.Result{}, err
-	}
-	policy, dir, err := DPOPolicy(ctx, c, art)
-	if err != nil {
-		return exp.Result{}, err
-	}
-	res, err := b.finish(c, policy, dir, "loss", "rewards/accuracies")
-	if err != nil {
-		return exp.Result{}, err
-	}
-	res.Metrics["pair_gold_margin"] = meanOf(b.pairs.GoldMargins)
-	res.Metrics["n_train_pairs"] = float64(len(b.pairs.Pairs))
-	return res, nil
+// offlineMethod is the method of an offline algorithm of
+// pft.OfflineAlgorithms ("dpo", and "dpo_2x" with doubled epochs): the
+// algorithm trained on the cell's pairs from its SFT model, evaluated against
+// it, with its training curves.
+func offlineMethod(a pft.OfflineAlgorithm) exp.Method {
+	return exp.MethodFunc(func(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+		b, err := newPolicyBase(ctx, c, art)
+		if err != nil {
+			return exp.Result{}, err
+		}
+		policy, dir, err := OfflinePolicy(ctx, c, art, a)
+		if err != nil {
+			return exp.Result{}, err
+		}
+		res, err := b.finish(c, policy, dir, "loss", "rewards/accuracies")
+		if err != nil {
+			return exp.Result{}, err
+		}
+		res.Metrics["pair_gold_margin"] = meanOf(b.pairs.GoldMargins)
+		res.Metrics["n_train_pairs"] = float64(len(b.pairs.Pairs))
+		return res, nil
+	})
 }
 
 // verifierFor builds the named verifier from the cell's shared artefacts:
