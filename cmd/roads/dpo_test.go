@@ -226,4 +226,6 @@ func TestDegeneratePreferencesRefused(t *testing.T) {
 }
 
 // runDPO is the dpo command, made from its row of pft.OfflineAlgorithms.
-var runDPO = cmdRun("dpo")
+// (A function, not a variable: package variables are set before the
+// commands register.)
+func runDPO(args []string, stdout io.Writer) error { return cmdRun("dpo")(args, stdout) }
