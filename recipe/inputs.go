@@ -148,29 +148,43 @@ func LoadOnline(in *pft.Inputs, numPrompts int, keys data.Keys, seed uint64) (*L
 	if in.Dataset == "" && numPrompts <= 0 {
 		return nil, fmt.Errorf("--num_prompts = %d, want > 0", numPrompts)
 	}
-	t, err := ResolveTask(in)
+	o, err := loadPolicyRun(in)
 	if err != nil {
 		return nil, err
 	}
-	o := &Loaded{Task: t}
-	if o.Policy, o.Ref, o.Tok, err = LoadPolicyAndRef(in.Model, in.RefModel); err != nil {
-		return nil, err
-	}
-	if in.RefModel == "" {
-		in.RefModel = in.Model
-	}
-	if o.Tok == nil {
-		o.Tok = t.Tokenizer()
-	}
-	if o.Verifier, err = pft.LoadVerifier(in.Verifier, t); err != nil {
+	if o.Verifier, err = pft.LoadVerifier(in.Verifier, o.Task); err != nil {
 		return nil, err
 	}
 	if in.Dataset != "" {
 		o.Prompts, err = ReadPrompts(in.Dataset, keys, o.Tok)
 	} else {
-		o.Prompts = t.Prompts(task.Train, seed, numPrompts)
+		o.Prompts = o.Task.Prompts(task.Train, seed, numPrompts)
 	}
 	return o, err
+}
+
+// loadPolicyRun loads what a policy trainer starts from: the task (nil when
+// in.Task is empty), the policy and its frozen reference (recorded as
+// ref_model) and the tokenizer, the model directory's or else the task's.
+func loadPolicyRun(in *pft.Inputs) (*Loaded, error) {
+	t, err := ResolveTask(in)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loaded{Task: t}
+	if l.Policy, l.Ref, l.Tok, err = LoadPolicyAndRef(in.Model, in.RefModel); err != nil {
+		return nil, err
+	}
+	if in.RefModel == "" {
+		in.RefModel = in.Model
+	}
+	if l.Tok == nil {
+		if t == nil {
+			return nil, fmt.Errorf("%s has no tokenizer.json; pass --task to use the task's tokenizer", in.Model)
+		}
+		l.Tok = t.Tokenizer()
+	}
+	return l, nil
 }
 
 // SetTaskEnv sets env.Task (only for a non-nil task, so the interface stays
@@ -194,22 +208,9 @@ func LoadDPO(in *pft.Inputs, keys data.Keys) (*Loaded, error) {
 	if in.Dataset == "" || in.Model == "" {
 		return nil, errors.New("--data and --model are required")
 	}
-	t, err := ResolveTask(in)
+	l, err := loadPolicyRun(in)
 	if err != nil {
 		return nil, err
-	}
-	l := &Loaded{Task: t}
-	if l.Policy, l.Ref, l.Tok, err = LoadPolicyAndRef(in.Model, in.RefModel); err != nil {
-		return nil, err
-	}
-	if in.RefModel == "" {
-		in.RefModel = in.Model
-	}
-	if l.Tok == nil {
-		if t == nil {
-			return nil, fmt.Errorf("%s has no tokenizer.json; pass --task to use the task's tokenizer", in.Model)
-		}
-		l.Tok = t.Tokenizer()
 	}
 	l.Pairs, err = ReadPreferencePairs(in.Dataset, keys, l.Tok)
 	return l, err
