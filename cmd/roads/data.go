@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"roads/data"
-	"roads/eval"
 	"roads/internal/cliflag"
 	"roads/recipe"
 	"roads/task"
@@ -64,143 +63,70 @@ func writeJSONLine(w io.Writer, v any) error {
 	return err
 }
 
-// dataFlags are the flags roads data demos, gen and prompts share.
-type dataFlags struct {
-	task, out, split string
-	n                int
-	seed             uint64
-	keys             data.Keys
-}
-
-func addDataFlags(fs *flag.FlagSet, nHelp, seedHelp, outHelp string) *dataFlags {
-	d := &dataFlags{}
-	fs.StringVar(&d.task, "task", task.DefaultTask, taskHelp)
-	fs.IntVar(&d.n, "n", 1000, nHelp)
-	fs.Uint64Var(&d.seed, "seed", 0, seedHelp)
-	fs.StringVar(&d.out, "out", "", outHelp)
-	fs.StringVar(&d.split, "split", "train", "prompt split: train, validation or test")
-	d.keys.AddFlags(fs)
-	return d
-}
-
-// load checks --out and --n and resolves the task and the split.
-func (d *dataFlags) load(cmd string) (*task.Task, task.Split, error) {
-	if d.out == "" || d.n <= 0 {
-		return nil, 0, fmt.Errorf("%s: --out and a positive --n are required", cmd)
-	}
-	t, err := task.Load(d.task)
+// printJSONOr returns err, or else writes v as one JSON line.
+func printJSONOr(w io.Writer, v any, err error) error {
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
-	split, err := task.ParseSplit(d.split)
-	return t, split, err
+	return writeJSONLine(w, v)
+}
+
+// bindSource binds the flags roads data demos, gen and prompts share.
+func bindSource(fs *flag.FlagSet, cfg any, keys *data.Keys) {
+	cliflag.Bind(fs, cfg)
+	keys.AddFlags(fs)
 }
 
 func runDataDemos(args []string, stdout io.Writer) error {
+	cfg := recipe.DemosConfig{Source: recipe.DefaultSource(), CorruptionRate: -1}
 	fs := cliflag.New("data demos")
-	d := addDataFlags(fs, "number of demonstrations (one per prompt)", "data seed: picks the prompts (a stream of the split) and the corruptions", "output JSONL file (TRL prompt/completion)")
-	rate := fs.Float64("corruption_rate", -1, "corruption rate of the demonstrations (-1 = the task's documented demo_corruption)")
+	bindSource(fs, &cfg, &cfg.Keys)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	t, split, err := d.load("data demos")
-	if err != nil {
-		return err
+	r, err := recipe.WriteDemos(cfg)
+	if err != nil || *asJSON {
+		return printJSONOr(stdout, r, err)
 	}
-	r := *rate
-	if r < 0 {
-		r = t.DemoRate()
-	}
-	demos, err := recipe.Demonstrations(t, split, d.seed, d.n, r)
-	if err != nil {
-		return err
-	}
-	st, err := recipe.SummariseDemos(t, demos)
-	if err != nil {
-		return err
-	}
-	rows := recipe.DemoRows(t, demos)
-	if err := data.WritePromptCompletions(d.out, rows, d.keys); err != nil {
-		return err
-	}
-	summary := map[string]any{
-		"out": d.out, "rows": len(rows), "task": t.Name(), "split": split.String(), "seed": d.seed, "corruption_rate": r,
-		"mean_gold": st.MeanGold, "mean_reference_gold": st.MeanReferenceGold, "mean_length": st.MeanLength,
-	}
-	if *asJSON {
-		return writeJSONLine(stdout, summary)
-	}
-	fmt.Fprintf(stdout, "wrote %d demonstrations to %s (task %s, %s split, seed %d)\n", len(rows), d.out, t.Name(), split, d.seed)
-	fmt.Fprintf(stdout, "corruption rate %g: mean gold %.3f (reference %.3f), mean length %.2f tokens\n", r, st.MeanGold, st.MeanReferenceGold, st.MeanLength)
+	fmt.Fprintf(stdout, "wrote %d demonstrations to %s (task %s, %s split, seed %d)\n", r.Rows, r.Out, r.Task, r.Split, r.Seed)
+	fmt.Fprintf(stdout, "corruption rate %g: mean gold %.3f (reference %.3f), mean length %.2f tokens\n", r.CorruptionRate, r.MeanGold, r.MeanReferenceGold, r.MeanLength)
 	return nil
 }
 
 func runDataGen(args []string, stdout io.Writer) error {
+	cfg := recipe.DefaultGenConfig()
 	fs := cliflag.New("data gen")
-	d := addDataFlags(fs, "number of prompts", "data seed: picks the prompts, the samples and the labels", "output JSONL file (TRL preference with explicit prompt, plus score_chosen/score_rejected = gold)")
-	policySpec := fs.String("policy", "", "sampling "+eval.PolicyHelp+" (normally the SFT model)")
-	ps := recipe.DefaultPrefSettings()
-	cliflag.Bind(fs, &ps)
-	btTemp := fs.Float64("bt_temperature", -1, "Bradley–Terry temperature, P(a≻b)=σ((r_a-r_b)/T); 0 = noiseless; -1 = the task's label_temperature")
-	temperature := fs.Float64("temperature", 1, "policy sampling temperature (0 = greedy)")
-	maxNew := fs.Int("max_new_tokens", 0, "completion cap (0 = the task's horizon)")
-	keepIdentical := fs.Bool("keep_identical", false, "keep pairs whose two completions are identical")
+	bindSource(fs, &cfg, &cfg.Keys)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	t, split, err := d.load("data gen")
-	if err != nil {
-		return err
+	r, err := recipe.WritePreferences(cfg)
+	if err != nil || *asJSON {
+		return printJSONOr(stdout, r, err)
 	}
-	pol, err := eval.LoadPolicy(*policySpec, t)
-	if err != nil {
-		return err
-	}
-	temp := *btTemp
-	if temp < 0 {
-		temp = t.LabelTemperature()
-	}
-	opt := ps.Options(temp)
-	opt.SampleTemperature, opt.Greedy, opt.MaxNewTokens, opt.KeepIdentical = *temperature, *temperature == 0, *maxNew, *keepIdentical
-	pairs, st, err := recipe.Preferences(t, pol, split, d.seed, d.n, opt)
-	if err != nil {
-		return err
-	}
-	if len(pairs) == 0 {
-		return fmt.Errorf("data gen: no pairs survived (%d identical, %d gold ties dropped); try --keep_identical or a more diverse policy", st.Identical, st.GoldTies)
-	}
-	if err := data.WritePreferences(d.out, recipe.PreferenceRows(t, pairs), d.keys); err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSONLine(stdout, map[string]any{"out": d.out, "task": t.Name(), "policy": *policySpec, "split": split.String(),
-			"seed": d.seed, "mode": ps.Mode, "bt_temperature": temp, "stats": st})
-	}
+	st := r.Stats
 	fmt.Fprintf(stdout, "wrote %d preference pairs to %s (task %s, policy %s, %s split, seed %d, mode %s, BT temperature %g)\n",
-		st.Pairs, d.out, t.Name(), *policySpec, split, d.seed, ps.Mode, temp)
+		st.Pairs, r.Out, r.Task, r.Policy, r.Split, r.Seed, r.Mode, r.BTTemperature)
 	fmt.Fprintf(stdout, "%d prompts x %d samples; dropped %d identical pairs; %d gold ties; labels agree with gold on %.3f of unequal pairs\n",
-		st.Prompts, ps.K, st.Identical, st.GoldTies, st.AgreeWithGold)
+		st.Prompts, r.K, st.Identical, st.GoldTies, st.AgreeWithGold)
 	fmt.Fprintf(stdout, "mean gold: chosen %.3f, rejected %.3f (gap %.3f)\n", st.MeanChosen, st.MeanRejected, st.MeanGoldGap)
 	return nil
 }
 
 func runDataPrompts(args []string, stdout io.Writer) error {
+	src := recipe.DefaultSource()
 	fs := cliflag.New("data prompts")
-	d := addDataFlags(fs, "number of prompts", "data seed (a stream of the split)", "output JSONL file (TRL prompt-only)")
+	bindSource(fs, &src, &src.Keys)
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	t, split, err := d.load("data prompts")
+	r, err := recipe.WritePrompts(src)
 	if err != nil {
 		return err
 	}
-	rows := recipe.PromptRows(t, recipe.Prompts(t, split, recipe.StreamPrompts, d.seed, d.n))
-	if err := data.WritePrompts(d.out, rows, d.keys); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %d prompts to %s (task %s, %s split, seed %d)\n", len(rows), d.out, t.Name(), split, d.seed)
+	fmt.Fprintf(stdout, "wrote %d prompts to %s (task %s, %s split, seed %d)\n", r.Rows, r.Out, r.Task, r.Split, r.Seed)
 	return nil
 }
 
