@@ -3,10 +3,18 @@ package recipe
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 
+	"roads/ckpt"
 	"roads/data"
 	"roads/eval"
+	"roads/model"
+	"roads/pft"
 	"roads/task"
+	"roads/tok"
 )
 
 // The configurations of `roads data demos|gen|prompts`: the CLI binds its
@@ -166,4 +174,241 @@ func WritePrompts(s Source) (PromptsResult, error) {
 	}
 	rows := PromptRows(t, Prompts(t, split, StreamPrompts, s.Seed, s.N))
 	return PromptsResult{Out: s.Out, Task: t.Name(), Split: split.String(), Rows: len(rows), Seed: s.Seed}, data.WritePrompts(s.Out, rows, s.Keys)
+}
+
+// ScoreConfig is `roads score`: per-example log-probs, DPO implicit rewards,
+// verifier and gold scores of a JSONL file.
+type ScoreConfig struct {
+	Model    string    `json:"model" help:"policy model directory whose log-probs to report"`
+	Ref      string    `json:"ref" help:"reference model directory (log π_ref and the DPO implicit reward); optional"`
+	Verifier string    `json:"verifier" help:"verifier to score with: a reward-model, DPO-run or model directory, or gold; optional"`
+	Data     string    `json:"data" help:"JSONL: preference rows (prompt, chosen, rejected) or prompt/completion rows"`
+	Task     string    `json:"task" help:"task preset, preset with overrides (summarize,horizon=8) or task config .json (gold rewards; the tokenizer when the model directory has none)"`
+	Beta     float64   `json:"beta" help:"β of the implicit reward β (log π − log π_ref)"`
+	Output   string    `json:"output" help:"write the JSONL here (atomically) instead of stdout"`
+	Keys     data.Keys `json:"-" flag:"-"` // bound by data.Keys.AddFlags
+}
+
+// DefaultScoreConfig: β 0.1, TRL's DPO default.
+func DefaultScoreConfig() ScoreConfig { return ScoreConfig{Beta: 0.1, Keys: data.DefaultKeys()} }
+
+// Validate checks the settings before any file is read.
+func (c ScoreConfig) Validate() error {
+	if c.Model == "" || c.Data == "" {
+		return errors.New("--model and --data are required")
+	}
+	if !(c.Beta > 0) {
+		return fmt.Errorf("--beta %v: want > 0", c.Beta)
+	}
+	return nil
+}
+
+// Score loads c's models, verifier, task and rows and scores every row.
+func Score(c ScoreConfig) ([]ScoredRow, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	policy, tk, err := LoadModel(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	if policy.Config().Head != "lm" {
+		return nil, fmt.Errorf("--model %s has a %q head; log-probs need an LM head", c.Model, policy.Config().Head)
+	}
+	var t *task.Task
+	var pt pft.Task
+	var gold pft.Verifier
+	if c.Task != "" {
+		if t, err = task.Load(c.Task); err != nil {
+			return nil, err
+		}
+		pt, gold = t, pft.Gold{Task: t}
+		if tk == nil {
+			tk = t.Tokenizer()
+		}
+	}
+	if tk == nil {
+		return nil, fmt.Errorf("model %s has no tokenizer.json: pass --task to use a task's tokenizer", c.Model)
+	}
+	var ref *model.Model
+	if c.Ref != "" {
+		if ref, _, err = LoadModel(c.Ref); err != nil {
+			return nil, err
+		}
+		if ref.Config().VocabSize != policy.Config().VocabSize {
+			return nil, fmt.Errorf("--ref %s: vocab_size %d, the policy's is %d", c.Ref, ref.Config().VocabSize, policy.Config().VocabSize)
+		}
+	}
+	var v pft.Verifier
+	if c.Verifier != "" {
+		if v, err = pft.LoadVerifier(c.Verifier, pt); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := ReadScoreRows(c.Data, c.Keys, tk)
+	if err != nil {
+		return nil, err
+	}
+	return ScoreRows(c.Data, rows, policy, ref, v, gold, c.Beta, policy.Config().EOSTokenID)
+}
+
+// VerifierEvalConfig is `roads rm eval`: any verifier's Bradley–Terry
+// accuracy and likelihood on held-out preference pairs, beside the best
+// length-only rule's accuracy on the same pairs.
+type VerifierEvalConfig struct {
+	Verifier string    `json:"verifier" help:"verifier: a reward-model, DPO-run or model directory, or gold"`
+	Data     string    `json:"data" help:"preference JSONL (prompt, chosen, rejected)"`
+	Task     string    `json:"task" help:"task preset, preset with overrides (summarize,horizon=8) or task config .json (needed for gold, and for the tokenizer when the directory has none)"`
+	Keys     data.Keys `json:"-" flag:"-"` // bound by data.Keys.AddFlags
+}
+
+// VerifierEvalResult is what EvalVerifier measured (the JSON keys are the
+// command's).
+type VerifierEvalResult struct {
+	Verifier           string  `json:"verifier"`
+	Kind               string  `json:"kind"`
+	Data               string  `json:"data"`
+	Pairs              int     `json:"pairs"`
+	Likelihood         float64 `json:"bt_likelihood"`
+	LogLikelihood      float64 `json:"bt_log_likelihood"`
+	Accuracy           float64 `json:"accuracy"`
+	LengthRuleAccuracy float64 `json:"length_rule_accuracy"`
+	LengthRule         string  `json:"length_rule"`
+}
+
+// EvalVerifier scores c.Data's pairs with c.Verifier.
+func EvalVerifier(c VerifierEvalConfig) (VerifierEvalResult, error) {
+	if c.Verifier == "" || c.Data == "" {
+		return VerifierEvalResult{}, errors.New("--verifier and --data are required")
+	}
+	var t *task.Task
+	var pt pft.Task
+	if c.Task != "" {
+		var err error
+		if t, err = task.Load(c.Task); err != nil {
+			return VerifierEvalResult{}, err
+		}
+		pt = t
+	}
+	v, err := pft.LoadVerifier(c.Verifier, pt)
+	if err != nil {
+		return VerifierEvalResult{}, err
+	}
+	tk, err := verifierTokenizer(c.Verifier, t)
+	if err != nil {
+		return VerifierEvalResult{}, err
+	}
+	pairs, err := ReadPreferencePairs(c.Data, c.Keys, tk)
+	if err != nil {
+		return VerifierEvalResult{}, err
+	}
+	res, err := pft.EvaluateVerifier(v, pairs)
+	if err != nil {
+		return VerifierEvalResult{}, err
+	}
+	lenAcc, lenRule, err := pft.LengthRuleAccuracy(pairs)
+	if err != nil {
+		return VerifierEvalResult{}, err
+	}
+	return VerifierEvalResult{Verifier: c.Verifier, Kind: fmt.Sprint(v), Data: c.Data, Pairs: res.Pairs, Likelihood: res.Likelihood,
+		LogLikelihood: res.LogLikelihood, Accuracy: res.Accuracy, LengthRuleAccuracy: lenAcc, LengthRule: lenRule}, nil
+}
+
+// verifierTokenizer is the task's tokenizer, or the verifier directory's.
+func verifierTokenizer(dir string, t *task.Task) (tok.Tokenizer, error) {
+	if t != nil {
+		return t.Tokenizer(), nil
+	}
+	if dir == "gold" {
+		return nil, errors.New("verifier gold needs --task")
+	}
+	tk, err := tok.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("verifier %s: no tokenizer (pass --task): %w", dir, err)
+	}
+	return tk, nil
+}
+
+// BoNConfig is `roads bon`: the gold reward of a verifier's best-of-N pick
+// of a policy's samples on the task's test prompts (stream 0).
+type BoNConfig struct {
+	Task       string `json:"task" help:"task preset, preset with overrides (summarize,horizon=8) or task config .json"`
+	Model      string `json:"model" help:"policy directory whose samples are picked from"`
+	Verifier   string `json:"verifier" help:"verifier: a reward-model directory, a DPO run (implicit reward), a model directory (Σ log π), or gold (the oracle curve)"`
+	N          []int  `json:"n" help:"comma-separated N values; max(N) samples are drawn per prompt"`
+	NumPrompts int    `json:"num_prompts" help:"prompts of the task's test split (stream 0)"`
+	Seed       uint64 `json:"seed" help:"sampling seed"`
+	OutputDir  string `json:"output_dir" help:"if set, write bon.json there"`
+}
+
+// DefaultBoNConfig: N = 1 … 64 in powers of two on 200 prompts.
+func DefaultBoNConfig() BoNConfig {
+	return BoNConfig{Task: task.DefaultTask, N: []int{1, 2, 4, 8, 16, 32, 64}, NumPrompts: 200, Seed: 42}
+}
+
+// Validate checks the settings before any model is read.
+func (c BoNConfig) Validate() error {
+	if c.Model == "" || c.Verifier == "" {
+		return errors.New("--model and --verifier are required")
+	}
+	if len(c.N) == 0 {
+		return errors.New("--n: no N values")
+	}
+	for _, n := range c.N {
+		if n < 1 {
+			return fmt.Errorf("--n: %d is not a positive integer", n)
+		}
+	}
+	if c.NumPrompts <= 0 {
+		return fmt.Errorf("--num_prompts = %d, want > 0", c.NumPrompts)
+	}
+	return nil
+}
+
+// BoNRecord is bon.json: the settings and the curve.
+type BoNRecord struct {
+	Task         string        `json:"task"`
+	Model        string        `json:"model"`
+	Verifier     string        `json:"verifier"`
+	VerifierKind string        `json:"verifier_kind"`
+	Seed         uint64        `json:"seed"`
+	Result       pft.BoNResult `json:"result"`
+}
+
+// BestOfN loads c's task, policy and verifier and measures the curve; it
+// writes OutputDir/bon.json when OutputDir is set.
+func BestOfN(c BoNConfig, progress io.Writer) (BoNRecord, error) {
+	if err := c.Validate(); err != nil {
+		return BoNRecord{}, err
+	}
+	t, err := task.Load(c.Task)
+	if err != nil {
+		return BoNRecord{}, err
+	}
+	policy, _, err := LoadModel(c.Model)
+	if err != nil {
+		return BoNRecord{}, err
+	}
+	policy.Freeze()
+	v, err := pft.LoadVerifier(c.Verifier, t)
+	if err != nil {
+		return BoNRecord{}, err
+	}
+	if progress != nil {
+		fmt.Fprintf(progress, "bon: sampling %d × %d completions...\n", c.NumPrompts, slices.Max(c.N))
+	}
+	res, err := pft.BestOfNEval(policy, v, t, t.Prompts(task.Test, 0, c.NumPrompts), c.N, c.Seed)
+	if err != nil {
+		return BoNRecord{}, err
+	}
+	rec := BoNRecord{Task: t.Name(), Model: c.Model, Verifier: c.Verifier, VerifierKind: fmt.Sprint(v), Seed: c.Seed, Result: res}
+	if c.OutputDir != "" {
+		if err := os.MkdirAll(c.OutputDir, 0o755); err != nil {
+			return BoNRecord{}, err
+		}
+		if err := ckpt.WriteJSON(filepath.Join(c.OutputDir, "bon.json"), rec); err != nil {
+			return BoNRecord{}, err
+		}
+	}
+	return rec, nil
 }

@@ -99,3 +99,47 @@ func TestDataCommandConfigs(t *testing.T) {
 		t.Fatal("a file was written for an unknown policy")
 	}
 }
+
+// The other commands' configurations name the flag at fault before reading
+// any file.
+func TestCommandConfigsRefuseBadSettings(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nosuch")
+	score := func(f func(*ScoreConfig)) error {
+		c := DefaultScoreConfig()
+		c.Model, c.Data = missing, missing
+		f(&c)
+		_, err := Score(c)
+		return err
+	}
+	bon := func(f func(*BoNConfig)) error {
+		c := DefaultBoNConfig()
+		c.Model, c.Verifier = missing, "gold"
+		f(&c)
+		_, err := BestOfN(c, nil)
+		return err
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"score without --model", score(func(c *ScoreConfig) { c.Model = "" }), "--model and --data are required"},
+		{"score β 0", score(func(c *ScoreConfig) { c.Beta = 0 }), "--beta 0: want > 0"},
+		{"score missing model", score(func(c *ScoreConfig) {}), "nosuch"},
+		{"rm eval without --data", func() error { _, err := EvalVerifier(VerifierEvalConfig{Verifier: "gold"}); return err }(), "--verifier and --data are required"},
+		{"rm eval gold without a task", func() error {
+			_, err := EvalVerifier(VerifierEvalConfig{Verifier: "gold", Data: missing})
+			return err
+		}(), "gold"},
+		{"bon without --verifier", bon(func(c *BoNConfig) { c.Verifier = "" }), "--model and --verifier are required"},
+		{"bon N 0", bon(func(c *BoNConfig) { c.N = []int{1, 0} }), "--n: 0 is not a positive integer"},
+		{"bon no N", bon(func(c *BoNConfig) { c.N = nil }), "--n: no N values"},
+		{"bon 0 prompts", bon(func(c *BoNConfig) { c.NumPrompts = 0 }), "--num_prompts = 0"},
+		{"bon missing model", bon(func(c *BoNConfig) {}), "nosuch"},
+	}
+	for _, c := range cases {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, c.err, c.want)
+		}
+	}
+}

@@ -178,7 +178,8 @@ func TestPreferenceCommandErrors(t *testing.T) {
 		{"online without verifier", cmdRun("online-dpo"), []string{"--task", tinyTask, "--model", sft, "--output_dir", dir}, "--verifier are required"},
 		{"grpo batch not a multiple", cmdRun("grpo"), []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--output_dir", filepath.Join(dir, "g"),
 			"--per_device_train_batch_size", "6", "--num_generations", "4", "--num_prompts", "4", "--disable_tqdm"}, "not a multiple of num_generations"},
-		{"bon bad n", runBoN, []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--n", "1,x"}, `"x" is not a positive integer`},
+		{"bon bad n", runBoN, []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--n", "1,x"}, `for flag -n: "x" is not an integer`},
+		{"bon zero n", runBoN, []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--n", "1,0"}, `--n: 0 is not a positive integer`},
 		{"config typo", cmdRun("rloo"), []string{"--config", writeTemp(t, dir, `{"betta": 1}`)}, "betta"},
 	} {
 		err := c.run(c.args, &bytes.Buffer{})

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +11,6 @@ import (
 	"roads/model"
 	"roads/pft"
 	"roads/recipe"
-	"roads/task"
-	"roads/tok"
 )
 
 func init() {
@@ -73,71 +69,19 @@ func runRM(args []string, stdout io.Writer) error {
 
 // runRMEval scores held-out preference pairs with any verifier.
 func runRMEval(args []string, stdout io.Writer) error {
+	cfg := recipe.VerifierEvalConfig{Keys: data.DefaultKeys()}
 	fs := cliflag.New("rm eval")
-	verifier := fs.String("verifier", "", "verifier: a reward-model, DPO-run or model directory, or gold")
-	path := fs.String("data", "", "preference JSONL (prompt, chosen, rejected)")
-	taskSpec := fs.String("task", "", pftTaskHelp+" (needed for gold, and for the tokenizer when the directory has none)")
+	cliflag.Bind(fs, &cfg)
+	cfg.Keys.AddFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	var keys data.Keys
-	keys.AddFlags(fs)
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	if *verifier == "" || *path == "" {
-		return errors.New("--verifier and --data are required")
+	r, err := recipe.EvalVerifier(cfg)
+	if err != nil || *asJSON {
+		return printJSONOr(stdout, r, err)
 	}
-	var t *task.Task
-	var pt pft.Task
-	if *taskSpec != "" {
-		var err error
-		if t, err = task.Load(*taskSpec); err != nil {
-			return err
-		}
-		pt = t
-	}
-	v, err := pft.LoadVerifier(*verifier, pt)
-	if err != nil {
-		return err
-	}
-	tk, err := verifierTokenizer(*verifier, t)
-	if err != nil {
-		return err
-	}
-	pairs, err := recipe.ReadPreferencePairs(*path, keys, tk)
-	if err != nil {
-		return err
-	}
-	res, err := pft.EvaluateVerifier(v, pairs)
-	if err != nil {
-		return err
-	}
-	lenAcc, lenRule, err := pft.LengthRuleAccuracy(pairs)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		b, _ := json.Marshal(map[string]any{"verifier": *verifier, "kind": fmt.Sprint(v), "data": *path, "pairs": res.Pairs,
-			"bt_likelihood": res.Likelihood, "bt_log_likelihood": res.LogLikelihood, "accuracy": res.Accuracy,
-			"length_rule_accuracy": lenAcc, "length_rule": lenRule})
-		fmt.Fprintln(stdout, string(b))
-		return nil
-	}
-	fmt.Fprintf(stdout, "%s (%v) on %d pairs of %s: BT likelihood %.4f, log-likelihood %.4f, accuracy %.4f; best length-only rule (%s) %.4f\n",
-		*verifier, v, res.Pairs, *path, res.Likelihood, res.LogLikelihood, res.Accuracy, lenRule, lenAcc)
+	fmt.Fprintf(stdout, "%s (%s) on %d pairs of %s: BT likelihood %.4f, log-likelihood %.4f, accuracy %.4f; best length-only rule (%s) %.4f\n",
+		r.Verifier, r.Kind, r.Pairs, r.Data, r.Likelihood, r.LogLikelihood, r.Accuracy, r.LengthRule, r.LengthRuleAccuracy)
 	return nil
-}
-
-// verifierTokenizer is the task's tokenizer, or the verifier directory's.
-func verifierTokenizer(dir string, t *task.Task) (tok.Tokenizer, error) {
-	if t != nil {
-		return t.Tokenizer(), nil
-	}
-	if dir == "gold" {
-		return nil, errors.New("verifier gold needs --task")
-	}
-	tk, err := tok.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("verifier %s: no tokenizer (pass --task): %w", dir, err)
-	}
-	return tk, nil
 }

@@ -3,17 +3,12 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
-	"roads/data"
 	"roads/internal/atomicfile"
 	"roads/internal/cliflag"
-	"roads/model"
-	"roads/pft"
 	"roads/recipe"
-	"roads/task"
 )
 
 func init() {
@@ -21,71 +16,14 @@ func init() {
 }
 
 func runScore(args []string, stdout io.Writer) error {
+	cfg := recipe.DefaultScoreConfig()
 	fs := cliflag.New("score")
-	modelDir := fs.String("model", "", "policy model directory whose log-probs to report")
-	refDir := fs.String("ref", "", "reference model directory (log π_ref and the DPO implicit reward); optional")
-	verifier := fs.String("verifier", "", "verifier to score with: a reward-model, DPO-run or model directory, or gold; optional")
-	path := fs.String("data", "", "JSONL: preference rows (prompt, chosen, rejected) or prompt/completion rows")
-	taskSpec := fs.String("task", "", pftTaskHelp+" (gold rewards; the tokenizer when the model directory has none)")
-	beta := fs.Float64("beta", 0.1, "β of the implicit reward β (log π − log π_ref)")
-	out := fs.String("output", "", "write the JSONL here (atomically) instead of stdout")
-	var keys data.Keys
-	keys.AddFlags(fs)
+	cliflag.Bind(fs, &cfg)
+	cfg.Keys.AddFlags(fs)
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	if *modelDir == "" || *path == "" {
-		return errors.New("--model and --data are required")
-	}
-	if !(*beta > 0) {
-		return fmt.Errorf("--beta %v: want > 0", *beta)
-	}
-	policy, tk, err := recipe.LoadModel(*modelDir)
-	if err != nil {
-		return err
-	}
-	if policy.Config().Head != "lm" {
-		return fmt.Errorf("--model %s has a %q head; log-probs need an LM head", *modelDir, policy.Config().Head)
-	}
-	var t *task.Task
-	var pt pft.Task
-	if *taskSpec != "" {
-		if t, err = task.Load(*taskSpec); err != nil {
-			return err
-		}
-		pt = t
-		if tk == nil {
-			tk = t.Tokenizer()
-		}
-	}
-	if tk == nil {
-		return fmt.Errorf("model %s has no tokenizer.json: pass --task to use a task's tokenizer", *modelDir)
-	}
-	var ref *model.Model
-	if *refDir != "" {
-		if ref, _, err = recipe.LoadModel(*refDir); err != nil {
-			return err
-		}
-		if ref.Config().VocabSize != policy.Config().VocabSize {
-			return fmt.Errorf("--ref %s: vocab_size %d, the policy's is %d", *refDir, ref.Config().VocabSize, policy.Config().VocabSize)
-		}
-	}
-	var v pft.Verifier
-	if *verifier != "" {
-		if v, err = pft.LoadVerifier(*verifier, pt); err != nil {
-			return err
-		}
-	}
-	var gold pft.Verifier
-	if t != nil {
-		gold = pft.Gold{Task: t}
-	}
-
-	rows, err := recipe.ReadScoreRows(*path, keys, tk)
-	if err != nil {
-		return err
-	}
-	lines, err := recipe.ScoreRows(*path, rows, policy, ref, v, gold, *beta, policy.Config().EOSTokenID)
+	lines, err := recipe.Score(cfg)
 	if err != nil {
 		return err
 	}
@@ -99,12 +37,12 @@ func runScore(args []string, stdout io.Writer) error {
 		}
 		return bw.Flush()
 	}
-	if *out == "" {
+	if cfg.Output == "" {
 		return write(stdout)
 	}
-	if err := atomicfile.Write(*out, write); err != nil {
+	if err := atomicfile.Write(cfg.Output, write); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "score: %d rows of %s written to %s\n", len(lines), *path, *out)
+	fmt.Fprintf(stdout, "score: %d rows of %s written to %s\n", len(lines), cfg.Data, cfg.Output)
 	return nil
 }
