@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"roads/ckpt"
 	"roads/data"
@@ -411,4 +413,92 @@ func BestOfN(c BoNConfig, progress io.Writer) (BoNRecord, error) {
 		}
 	}
 	return rec, nil
+}
+
+// SampleConfig is `roads sample`: completions of one prompt from a model
+// directory, with the KV cache.
+type SampleConfig struct {
+	Model              string  `json:"model" help:"model directory (config.json, model.safetensors, tokenizer.json)"`
+	Prompt             string  `json:"prompt" help:"prompt text"`
+	NumReturnSequences int     `json:"num_return_sequences" help:"completions to sample"`
+	MaxNewTokens       int     `json:"max_new_tokens" help:"largest number of new tokens"`
+	Temperature        float64 `json:"temperature" help:"sampling temperature (0: greedy)"`
+	TopK               int     `json:"top_k" help:"keep the k most likely tokens (0: all)"`
+	Seed               uint64  `json:"seed" help:"sampling seed"`
+	Tokenizer          string  `json:"tokenizer" help:"bytes: use the byte-level tokenizer for a model directory without tokenizer.json (otherwise that is an error)"`
+}
+
+// DefaultSampleConfig: one sequence of up to 32 tokens at temperature 1.
+func DefaultSampleConfig() SampleConfig {
+	return SampleConfig{NumReturnSequences: 1, MaxNewTokens: 32, Temperature: 1, Seed: 42}
+}
+
+// Sampled is one completion of `roads sample` (the JSON keys are the
+// command's); Text is the prompt and the completion as one line.
+type Sampled struct {
+	Prompt     string  `json:"prompt"`
+	Completion string  `json:"completion"`
+	LogProb    float64 `json:"logprob"` // Σ log π of the completion's tokens, rounded to 1e-6
+	EOS        bool    `json:"eos"`
+	Text       string  `json:"-"`
+}
+
+// Sample draws c's completions. clampedTo > 0 when MaxNewTokens did not fit
+// in the context after the prompt and generation stops at the context.
+func Sample(c SampleConfig) (rows []Sampled, clampedTo int, err error) {
+	if c.Model == "" {
+		return nil, 0, errors.New("--model is required")
+	}
+	m, tk, err := model.LoadDir(c.Model)
+	if err != nil {
+		return nil, 0, err
+	}
+	m.Freeze()
+	if tk == nil {
+		if c.Tokenizer != "bytes" {
+			return nil, 0, fmt.Errorf("model %s has no tokenizer.json: pass --tokenizer bytes to encode the prompt with the byte-level tokenizer", c.Model)
+		}
+		tk = tok.Bytes{}
+	}
+	ids, err := tk.Encode(c.Prompt)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--prompt: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, 0, errors.New("--prompt is empty: the model needs at least one token to condition on")
+	}
+	room := m.Config().NPositions - len(ids)
+	if room <= 0 {
+		return nil, 0, fmt.Errorf("--prompt has %d tokens; the model's context is %d", len(ids), m.Config().NPositions)
+	}
+	if c.MaxNewTokens > room {
+		c.MaxNewTokens, clampedTo = room, room
+	}
+	prompts := make([][]int32, c.NumReturnSequences)
+	for i := range prompts {
+		prompts[i] = ids
+	}
+	g, err := m.Sample(prompts, model.SampleOptions{MaxNewTokens: c.MaxNewTokens, Temperature: c.Temperature, TopK: c.TopK, Seed: c.Seed})
+	if err != nil {
+		return nil, 0, err
+	}
+	sep := "" // a word-level tokenizer's prompt and completion are separate words
+	if _, words := tk.(*tok.Words); words && c.Prompt != "" && !strings.HasSuffix(c.Prompt, " ") {
+		sep = " "
+	}
+	for i := range prompts {
+		row := g.Row(i)
+		lp := 0.0
+		for t := range row {
+			lp += float64(g.LogProbs[i*g.MaxNew+t])
+		}
+		s := Sampled{Prompt: c.Prompt, Completion: tk.Decode(row), LogProb: math.Round(lp*1e6) / 1e6, EOS: g.EOS[i]}
+		end := ""
+		if s.EOS {
+			end = " " + tok.EOSToken
+		}
+		s.Text = fmt.Sprintf("%s%s%s\t(log π = %.3f)", c.Prompt, sep, s.Completion+end, lp)
+		rows = append(rows, s)
+	}
+	return rows, clampedTo, nil
 }
