@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -202,4 +203,57 @@ func summarise(times []float64, tokens int) BenchResult {
 		Repeats:            len(s),
 		Threads:            engine.Threads(),
 	}
+}
+
+// PeerSuite is `roads bench`'s measurement at the PyTorch peer's setup
+// (bench/torch_gpt.py: vocab 256, context 64, 4 heads, untied head with
+// bias, Adam lr 1e-3): training at d128/L2 and d256/L4 and KV-cache sampling
+// at d128/L2 (32 prompt tokens, 32 new), under the keys bench/compare.sh
+// reads.
+func PeerSuite(batch, steps, runs int) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, size := range []struct{ d, layers int }{{128, 2}, {256, 4}} {
+		slog.Info("bench: training", "d_model", size.d, "layers", size.layers, "steps", steps)
+		r, err := BenchTrain(BenchConfig(size.d, size.layers), batch, steps)
+		if err != nil {
+			return nil, fmt.Errorf("train d%d: %w", size.d, err)
+		}
+		key := fmt.Sprintf("train_tokens_per_s_d%d", size.d)
+		out[key], out[key+"_median"] = r.TokensPerSecBest, r.TokensPerSecMedian
+		out[fmt.Sprintf("train_final_loss_d%d", size.d)] = r.FinalLoss
+	}
+	slog.Info("bench: KV-cache sampling", "d_model", 128, "layers", 2, "runs", runs)
+	r, err := BenchSampleKV(BenchConfig(128, 2), batch, 32, 32, runs)
+	if err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
+	}
+	out["sample_kv_tokens_per_s_d128"], out["sample_kv_tokens_per_s_d128_median"] = r.TokensPerSecBest, r.TokensPerSecMedian
+	return out, nil
+}
+
+// GPT2SmallConfig is the peer's architecture (learned positions, untied
+// head with bias) at GPT-2-small shape: d768, 12 layers, 12 heads, vocab
+// 50,257, context 256.
+func GPT2SmallConfig() Config { return NewConfig(50257, 256, 768, 12, 12) }
+
+// GPT2SmallSuite is `roads bench --gpt2_small`: training and KV-cache
+// sampling (32 prompt tokens, 32 new per row, as torch_gpt.py --mode sample)
+// at GPT2SmallConfig.
+func GPT2SmallSuite(batch, steps, runs int) (map[string]float64, error) {
+	cfg := GPT2SmallConfig()
+	slog.Info("bench: GPT-2-small training", "params", cfg.NumParams(), "batch", batch, "steps", steps)
+	r, err := BenchTrain(cfg, batch, steps)
+	if err != nil {
+		return nil, fmt.Errorf("train gpt2_small: %w", err)
+	}
+	slog.Info("bench: GPT-2-small KV-cache sampling", "runs", runs)
+	s, err := BenchSampleKV(cfg, batch, 32, 32, runs)
+	if err != nil {
+		return nil, fmt.Errorf("sample gpt2_small: %w", err)
+	}
+	return map[string]float64{
+		"train_tokens_per_s_gpt2_small": r.TokensPerSecBest, "train_tokens_per_s_gpt2_small_median": r.TokensPerSecMedian,
+		"train_final_loss_gpt2_small":       r.FinalLoss,
+		"sample_kv_tokens_per_s_gpt2_small": s.TokensPerSecBest, "sample_kv_tokens_per_s_gpt2_small_median": s.TokensPerSecMedian,
+	}, nil
 }
