@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"roads/exp"
 	"roads/exp/methods"
@@ -34,7 +30,7 @@ func runCheckpoints(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	hashes, err := methods.ExportSFT(ctx, spec, *preset, *cache, *out)
 	if err != nil {

@@ -7,15 +7,24 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 )
+
+// signalContext is cancelled by Ctrl-C or SIGTERM: a sweep or training stops
+// at the end of its step, resumable.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
 
 // command is one subcommand: run parses its own flags from args and writes
 // results to stdout; logs and progress go to stderr.

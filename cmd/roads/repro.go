@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"time"
 
 	"roads/exp"
@@ -52,7 +49,7 @@ func runRepro(args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("--preset %q: want quick, full or smoke", *preset)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	var extra []string
 	if *noEmbedded {

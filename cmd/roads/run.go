@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"roads/exp"
 	"roads/exp/methods" // also registers the wired methods
@@ -88,7 +85,7 @@ func runRun(args []string, stdout io.Writer) error {
 		return exp.WriteCellList(stdout, specs, pick, shard, *results, *asJSON)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	if *noEmbedded {
 		ctx = methods.WithoutEmbedded(ctx)

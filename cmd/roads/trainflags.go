@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"roads/internal/cliflag"
 	"roads/model"
@@ -32,7 +28,7 @@ func defaultNewModelArch() model.Arch {
 // of its step, with a checkpoint the same command resumes from; a second
 // signal kills it at once. Call the returned release when training is done.
 func interruptible(a *pft.TrainArgs) (release func()) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	go func() { <-ctx.Done(); stop() }() // after the first signal, the default action again
 	a.Context = ctx
 	return stop
