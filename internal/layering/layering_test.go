@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"chat": {"data"},
 	// The one data recipe: prompts, demonstrations, pairs and their TRL rows,
 	// and TRL JSONL rows as the trainers' token examples.
-	"recipe": {"chat", "data", "eval", "model", "pft", "task", "tok"},
+	"recipe": {"chat", "ckpt", "data", "eval", "model", "pft", "task", "tok"},
 	// The experiment core is domain-free: specs, cells, records, the runner.
 	"exp": {"experiments", "internal/atomicfile", "internal/filelock"},
 	// The only wiring of training and evaluation into the runner.
