@@ -151,13 +151,13 @@ func TestBadInputs(t *testing.T) {
 
 	// Inputs that look odd but are fine must keep working.
 	bom := write("bom.jsonl", "\ufeff"+strings.Repeat(`{"prompt": "ab", "completion": "cd"}`+"\n", 8))
-	if err := runSFT(with(small, "--data", bom, "--output_dir", at("bom-run")), &bytes.Buffer{}); err != nil {
+	if err := cmdRun("sft")(with(small, "--data", bom, "--output_dir", at("bom-run")), &bytes.Buffer{}); err != nil {
 		t.Errorf("a JSONL file with a UTF-8 BOM: %v, want it read", err)
 	}
 
 	// A finished run directory is keyed by what was asked.
 	run := at("run")
-	if err := runSFT(with(small, "--data", good, "--output_dir", run), &bytes.Buffer{}); err != nil {
+	if err := cmdRun("sft")(with(small, "--data", good, "--output_dir", run), &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(filepath.Join(run, "training_config.json"))
@@ -169,7 +169,7 @@ func TestBadInputs(t *testing.T) {
 		{with(small, "--data", other, "--output_dir", run), "the training data differs"},
 		{with(small, "--data", good, "--output_dir", run, "--learning_rate", "0.5"), "setting learning_rate is 0.001 in the run, 0.5 now"},
 	} {
-		if err := runSFT(c.args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := cmdRun("sft")(c.args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("rerun into a finished output_dir: %v, want %q", err, c.want)
 		}
 	}

@@ -30,7 +30,7 @@ func TestSFTThenSample(t *testing.T) {
 	writeFile(t, dataPath, rows.String())
 	out := filepath.Join(dir, "run")
 	var stdout bytes.Buffer
-	err := runSFT([]string{"--data", dataPath, "--output_dir", out, "--max_steps", "60", "--learning_rate", "1e-2",
+	err := cmdRun("sft")([]string{"--data", dataPath, "--output_dir", out, "--max_steps", "60", "--learning_rate", "1e-2",
 		"--per_device_train_batch_size", "8", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}, &stdout)
 	if err != nil {
 		t.Fatal(err)
@@ -48,13 +48,13 @@ func TestSFTConfigFileAndBadData(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jsonl")
 	writeFile(t, bad, `{"prompt": "a", "completion": "b"}`+"\n"+`{"prompt": "a", "completion": 3}`+"\n")
-	err := runSFT([]string{"--data", bad, "--output_dir", filepath.Join(dir, "r"), "--disable_tqdm"}, &bytes.Buffer{})
+	err := cmdRun("sft")([]string{"--data", bad, "--output_dir", filepath.Join(dir, "r"), "--disable_tqdm"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
 		t.Fatalf("malformed line error = %v, want it to name bad.jsonl:2", err)
 	}
 	cfgPath := filepath.Join(dir, "c.json")
 	writeFile(t, cfgPath, `{"learning_rate": 0.5, "no_such_field": 1}`)
-	err = runSFT([]string{"--config", cfgPath, "--data", bad}, &bytes.Buffer{})
+	err = cmdRun("sft")([]string{"--config", cfgPath, "--data", bad}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "no_such_field") {
 		t.Fatalf("unknown config field error = %v", err)
 	}
@@ -106,10 +106,10 @@ func TestNonFiniteFlagsRefused(t *testing.T) {
 		want string
 	}{
 		{runDPO, []string{"--beta", "inf"}, "--beta +Inf: want a finite number"},
-		{runSFT, []string{"--weight_decay", "NaN"}, "--weight_decay NaN: want a finite number"},
+		{cmdRun("sft"), []string{"--weight_decay", "NaN"}, "--weight_decay NaN: want a finite number"},
 		{runDPO, []string{"--label_smoothing", "nan"}, "--label_smoothing NaN: want a finite number"},
-		{runSFT, []string{"--learning_rate", "-Inf"}, "--learning_rate -Inf: want a finite number"},
-		{runSFT, []string{"--threads", "-2"}, "--threads -2: want 0 (all cores) or a positive count"},
+		{cmdRun("sft"), []string{"--learning_rate", "-Inf"}, "--learning_rate -Inf: want a finite number"},
+		{cmdRun("sft"), []string{"--threads", "-2"}, "--threads -2: want 0 (all cores) or a positive count"},
 	} {
 		out := filepath.Join(dir, "out")
 		err := c.run(append(c.args, "--output_dir", out), &bytes.Buffer{})
@@ -129,7 +129,7 @@ func TestMissingTokenizerIsAnError(t *testing.T) {
 	dataPath := filepath.Join(dir, "d.jsonl")
 	writeFile(t, dataPath, strings.Repeat(`{"prompt": "ab", "completion": "cd"}`+"\n", 8))
 	out := filepath.Join(dir, "run")
-	if err := runSFT([]string{"--data", dataPath, "--output_dir", out, "--max_steps", "2", "--per_device_train_batch_size", "8",
+	if err := cmdRun("sft")([]string{"--data", dataPath, "--output_dir", out, "--max_steps", "2", "--per_device_train_batch_size", "8",
 		"--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestMissingTokenizerIsAnError(t *testing.T) {
 	if err := runSample([]string{"--model", out, "--prompt", "ab", "--tokenizer", "bytes", "--max_new_tokens", "2"}, &bytes.Buffer{}); err != nil {
 		t.Fatalf("sample --tokenizer bytes: %v", err)
 	}
-	err = runSFT([]string{"--data", dataPath, "--model", out, "--output_dir", filepath.Join(dir, "run2"), "--max_steps", "1", "--disable_tqdm"}, &bytes.Buffer{})
+	err = cmdRun("sft")([]string{"--data", dataPath, "--model", out, "--output_dir", filepath.Join(dir, "run2"), "--max_steps", "1", "--disable_tqdm"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "has no tokenizer.json: pass --task") {
 		t.Fatalf("sft --model without tokenizer.json: %v", err)
 	}
@@ -157,7 +157,7 @@ func TestSFTLengthPolicy(t *testing.T) {
 	long := strings.Repeat("x", 1<<20+10)
 	writeFile(t, dataPath, `{"prompt": "ab", "completion": "cd"}`+"\n"+`{"prompt": "ab", "completion": "`+long+`"}`+"\n")
 	args := []string{"--data", dataPath, "--max_steps", "1", "--per_device_train_batch_size", "2", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}
-	err := runSFT(append(args, "--output_dir", filepath.Join(dir, "a")), &bytes.Buffer{})
+	err := cmdRun("sft")(append(args, "--output_dir", filepath.Join(dir, "a")), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), dataPath+":2: 1048589 tokens, more than any model's context (1048576); pass --max_length") {
 		t.Fatalf("overlong example: %v", err)
 	}
@@ -165,7 +165,7 @@ func TestSFTLengthPolicy(t *testing.T) {
 		t.Fatal("the refused run created its output_dir")
 	}
 	out := filepath.Join(dir, "b")
-	if err := runSFT(append(args, "--output_dir", out, "--max_length", "8"), &bytes.Buffer{}); err != nil {
+	if err := cmdRun("sft")(append(args, "--output_dir", out, "--max_length", "8"), &bytes.Buffer{}); err != nil {
 		t.Fatalf("--max_length 8: %v", err)
 	}
 	cfg := readJSONFile(t, filepath.Join(out, "config.json"))
@@ -184,7 +184,7 @@ func TestConversationalData(t *testing.T) {
 	writeFile(t, conv, strings.Repeat(`{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}`+"\n", 8))
 	out := filepath.Join(dir, "sft")
 	small := []string{"--max_steps", "2", "--per_device_train_batch_size", "8", "--d_model", "16", "--n_layer", "1", "--n_head", "2", "--disable_tqdm"}
-	if err := runSFT(append([]string{"--data", conv, "--output_dir", out}, small...), &bytes.Buffer{}); err != nil {
+	if err := cmdRun("sft")(append([]string{"--data", conv, "--output_dir", out}, small...), &bytes.Buffer{}); err != nil {
 		t.Fatalf("sft on messages: %v", err)
 	}
 	tk, err := recipe.TokenizerFor("")

@@ -18,18 +18,12 @@ import (
 	"roads/task"
 )
 
-// The offline preference trainers' commands, one per row of
-// pft.OfflineAlgorithms: the config (flags from the struct, Validate), the
-// shared inputs (recipe.LoadDPO: policy, frozen reference, task, pairs), the
-// row's trainer and the shared gold report.
-func init() {
-	for _, a := range pft.OfflineAlgorithms {
-		register(a.Command, a.Summary, func(args []string, stdout io.Writer) error { return runOffline(a, args, stdout) })
-	}
-}
-
-func runOffline(a pft.OfflineAlgorithm, args []string, stdout io.Writer) error {
-	cfg := a.New()
+// runOffline is the command of an offline row of pft.Algorithms (dpo): the
+// config (flags from the struct, Validate), the shared inputs
+// (recipe.LoadDPO: policy, frozen reference, task, pairs), the row's trainer
+// and the shared gold report.
+func runOffline(a pft.Algorithm, args []string, stdout io.Writer) error {
+	cfg := a.NewOffline()
 	in, targs := cfg.Shared()
 	if err := cliflag.LoadConfig(args, cfg); err != nil {
 		return err

@@ -72,7 +72,7 @@ func mustRun(t *testing.T, run func([]string, ioWriter) error, args ...string) s
 type ioWriter = io.Writer
 
 // cmdRun is the registered command name's entry point (the online trainers
-// have no function of their own: they are rows of pft.OnlineAlgorithms).
+// have no function of their own: they are rows of pft.Algorithms).
 func cmdRun(name string) func([]string, io.Writer) error {
 	c, ok := commands[name]
 	if !ok {
@@ -124,9 +124,9 @@ func TestPreferenceCommandsEndToEnd(t *testing.T) {
 	}
 
 	// Reward models of both kinds; rm eval scores any verifier.
-	mustRun(t, runRM, with(rmQuiet, "--kind", "global", "--readout", "sum", "--data", prefs, "--model", sft, "--output_dir", at("rm"), "--max_steps", "3", "--eval_fraction", "0.25")...)
+	mustRun(t, cmdRun("rm"), with(rmQuiet, "--kind", "global", "--readout", "sum", "--data", prefs, "--model", sft, "--output_dir", at("rm"), "--max_steps", "3", "--eval_fraction", "0.25")...)
 	requireFiles(t, at("rm"), "eval_results.json", "model.safetensors", "metrics.jsonl")
-	mustRun(t, runRM, with(rmQuiet, "--kind", "local", "--data", prefs, "--model", sft, "--output_dir", at("rm_local"), "--max_steps", "2")...)
+	mustRun(t, cmdRun("rm"), with(rmQuiet, "--kind", "local", "--data", prefs, "--model", sft, "--output_dir", at("rm_local"), "--max_steps", "2")...)
 	for verifier, kind := range map[string]string{at("dpo"): "DPO implicit", at("rm"): "global RM", at("rm_local"): "local RM", sft: "local RM", "gold": "gold"} {
 		out := mustRun(t, runRMEval, "--verifier", verifier, "--data", prefs, "--task", tinyTask)
 		if !strings.Contains(out, kind) || !strings.Contains(out, "BT likelihood") {
@@ -173,7 +173,7 @@ func TestPreferenceCommandErrors(t *testing.T) {
 	}{
 		{"dpo without data", runDPO, []string{"--model", sft, "--output_dir", dir}, "--data and --model are required"},
 		{"dpo bad loss", runDPO, []string{"--model", sft, "--data", prefs, "--output_dir", filepath.Join(dir, "x"), "--loss_type", "hinge", "--disable_tqdm"}, `loss_type "hinge"`},
-		{"rm bad kind", runRM, []string{"--kind", "both", "--data", prefs, "--model", sft, "--output_dir", dir}, `kind "both", want one of ["global" "local"]`},
+		{"rm bad kind", cmdRun("rm"), []string{"--kind", "both", "--data", prefs, "--model", sft, "--output_dir", dir}, `kind "both", want one of ["global" "local"]`},
 		{"rm eval gold without task", runRMEval, []string{"--verifier", "gold", "--data", prefs}, "needs a task"},
 		{"online without verifier", cmdRun("online-dpo"), []string{"--task", tinyTask, "--model", sft, "--output_dir", dir}, "--verifier are required"},
 		{"grpo batch not a multiple", cmdRun("grpo"), []string{"--task", tinyTask, "--model", sft, "--verifier", "gold", "--output_dir", filepath.Join(dir, "g"),
@@ -226,7 +226,7 @@ func TestDegeneratePreferencesRefused(t *testing.T) {
 	}
 }
 
-// runDPO is the dpo command, made from its row of pft.OfflineAlgorithms.
+// runDPO is the dpo command, made from its row of pft.Algorithms.
 // (A function, not a variable: package variables are set before the
 // commands register.)
 func runDPO(args []string, stdout io.Writer) error { return cmdRun("dpo")(args, stdout) }

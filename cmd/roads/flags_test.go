@@ -107,17 +107,26 @@ func TestConfigFieldsAreFlags(t *testing.T) {
 	}
 }
 
-// TestOnlineAlgorithmsAreCommandsAndMethods: every row of pft.OnlineAlgorithms
-// is a command and, where it names one, an experiment method; each command
-// offers its aliases, and its default config (given an output_dir) validates.
-func TestOnlineAlgorithmsAreCommandsAndMethods(t *testing.T) {
-	for _, a := range pft.OnlineAlgorithms {
-		if _, ok := commands[a.Command]; !ok {
-			t.Errorf("%s: not a command", a.Command)
+// TestAlgorithmsAreCommandsAndMethods: every row of pft.Algorithms is a
+// command with the row's summary and, where it names one (every family but
+// the reward model's, which is the verifier artefact of the methods that use
+// one), an experiment method; its default config (given an output_dir)
+// validates; the command offers the row's aliases and refuses the flags the
+// row says it does not use.
+func TestAlgorithmsAreCommandsAndMethods(t *testing.T) {
+	families := map[pft.Family]int{}
+	for _, a := range pft.Algorithms {
+		families[a.Family]++
+		if c, ok := commands[a.Command]; !ok || c.summary != a.Summary {
+			t.Errorf("%s: command registered %v, summary %q; want the row's %q", a.Command, ok, c.summary, a.Summary)
+		}
+		_, isMethod := exp.DefaultRegistry().Lookup(a.Method)
+		if want := a.Method != "" && a.Family != pft.RewardFit; isMethod != want {
+			t.Errorf("%s: method %q registered %v, want %v", a.Command, a.Method, isMethod, want)
 		}
 		if a.Method != "" {
-			if _, ok := exp.DefaultRegistry().Lookup(a.Method); !ok {
-				t.Errorf("%s: method %q not registered", a.Command, a.Method)
+			if b, ok := pft.Lookup(a.Method); !ok || b.Command != a.Command {
+				t.Errorf("pft.Lookup(%q) = %v, %v", a.Method, b.Command, ok)
 			}
 		}
 		run := a.New()
@@ -132,35 +141,25 @@ func TestOnlineAlgorithmsAreCommandsAndMethods(t *testing.T) {
 				t.Errorf("%s --%s -1: %v, want the error of --%s", a.Command, alias, err, name)
 			}
 		}
-	}
-}
-
-// TestOfflineAlgorithmsAreCommandsAndMethods: every row of
-// pft.OfflineAlgorithms is a command and an experiment method, its default
-// config (given an output_dir) is valid, and the command refuses the flags
-// the row says it does not use.
-func TestOfflineAlgorithmsAreCommandsAndMethods(t *testing.T) {
-	for _, a := range pft.OfflineAlgorithms {
-		if _, ok := commands[a.Command]; !ok {
-			t.Errorf("%s: not a command", a.Command)
-		}
-		if _, ok := exp.DefaultRegistry().Lookup(a.Method); !ok {
-			t.Errorf("%s: method %q not registered", a.Command, a.Method)
-		}
-		if b, ok := pft.Offline(a.Method); !ok || b.Command != a.Command {
-			t.Errorf("pft.Offline(%q) = %v, %v", a.Method, b.Command, ok)
-		}
-		run := a.New()
-		_, args := run.Shared()
-		args.OutputDir = t.TempDir()
-		if err := run.Validate(); err != nil {
-			t.Errorf("%s: default config with an output_dir: %v", a.Command, err)
-		}
 		for _, name := range a.NotFlags {
 			err := cmdRun(a.Command)([]string{"--" + name, "x", "--output_dir", t.TempDir()}, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -"+name) {
 				t.Errorf("%s --%s: %v, want an undefined flag", a.Command, name, err)
 			}
+		}
+	}
+	for _, f := range []pft.Family{pft.Imitation, pft.RewardFit, pft.Offline, pft.Online} {
+		if families[f] == 0 {
+			t.Errorf("no row of the %s family", f)
+		}
+	}
+	for _, name := range []string{"sft", "rm", "dpo", "online-dpo", "rloo", "ppo", "grpo"} {
+		found := false
+		for _, a := range pft.Algorithms {
+			found = found || a.Command == name
+		}
+		if !found {
+			t.Errorf("trainer command %s is not a row of pft.Algorithms", name)
 		}
 	}
 }

@@ -66,18 +66,18 @@ func TestImportedHFModelsFineTuneEndToEnd(t *testing.T) {
 			quiet := []string{"--disable_tqdm", "--per_device_train_batch_size", "8", "--logging_steps", "1"}
 			demos := at("demos.jsonl")
 			mustRun(t, runData, "demos", "--task", tinyTask, "--n", "16", "--out", demos)
-			mustRun(t, runSFT, with(quiet, "--model", hf, "--data", demos, "--output_dir", at("hf_sft"), "--max_steps", "3", "--save_steps", "2")...)
+			mustRun(t, cmdRun("sft"), with(quiet, "--model", hf, "--data", demos, "--output_dir", at("hf_sft"), "--max_steps", "3", "--save_steps", "2")...)
 			isHF(at("hf_sft"), false)
 			isHF(at("hf_sft/checkpoint-2"), false)
 			sft := at("hf_sft")
 			// A model roads sft builds from scratch is an HF GPT-2 by default.
-			mustRun(t, runSFT, with(quiet, "--task", tinyTask, "--data", demos, "--output_dir", at("new_sft"), "--max_steps", "1", "--d_model", "16", "--n_layer", "1", "--n_head", "2")...)
+			mustRun(t, cmdRun("sft"), with(quiet, "--task", tinyTask, "--data", demos, "--output_dir", at("new_sft"), "--max_steps", "1", "--d_model", "16", "--n_layer", "1", "--n_head", "2")...)
 			if c := readJSONFile(t, filepath.Join(at("new_sft"), ckpt.ConfigFile)); c["model_type"] != model.TypeGPT2 || c["architectures"].([]any)[0] != "GPT2LMHeadModel" {
 				t.Errorf("roads sft's new model: model_type %v architectures %v", c["model_type"], c["architectures"])
 			}
 			mustRun(t, runDPO, with(quiet, "--model", sft, "--data", prefs, "--output_dir", at("dpo"), "--max_steps", "2")...)
 			isHF(at("dpo"), false)
-			mustRun(t, runRM, with(quiet, "--kind", "global", "--readout", "last", "--data", prefs, "--model", sft, "--output_dir", at("rm"), "--max_steps", "2")...)
+			mustRun(t, cmdRun("rm"), with(quiet, "--kind", "global", "--readout", "last", "--data", prefs, "--model", sft, "--output_dir", at("rm"), "--max_steps", "2")...)
 			isHF(at("rm"), true)
 			online := with(quiet, "--task", tinyTask, "--num_sample_prompts", "2", "--model", sft, "--num_prompts", "8", "--max_steps", "1")
 			mustRun(t, cmdRun("online-dpo"), with(online, "--verifier", at("rm"), "--num_generations", "2", "--output_dir", at("odpo"))...)
@@ -119,7 +119,7 @@ func TestHFGPT2WithRealTokenizer(t *testing.T) {
 	}
 	rows := strings.Repeat(`{"prompt": "The cat", "completion": " sat on the mat."}`+"\n", 8)
 	writeFile(t, at("sft.jsonl"), rows)
-	mustRun(t, runSFT, "--model", at("gpt2"), "--data", at("sft.jsonl"), "--output_dir", at("run"), "--max_steps", "2", "--per_device_train_batch_size", "4", "--disable_tqdm")
+	mustRun(t, cmdRun("sft"), "--model", at("gpt2"), "--data", at("sft.jsonl"), "--output_dir", at("run"), "--max_steps", "2", "--per_device_train_batch_size", "4", "--disable_tqdm")
 	back, btk, err := model.LoadDir(at("run"))
 	if err != nil || btk == nil || back.Config().ModelType != model.TypeGPT2 || btk.VocabSize() != 50257 {
 		t.Fatalf("fine-tuned directory: %v (tokenizer %v)", err, btk != nil)

@@ -11,26 +11,22 @@ import (
 	"roads/recipe"
 )
 
-// The online trainers' commands, one per row of pft.OnlineAlgorithms: a
-// command is its config (flags from the struct, Validate), the shared inputs
-// (task, policy, reference, verifier, prompts), the row's trainer and the
-// shared gold report.
-func init() {
-	for _, a := range pft.OnlineAlgorithms {
-		register(a.Command, a.Summary, func(args []string, stdout io.Writer) error {
-			cfg := a.New()
-			in, targs := cfg.Shared()
-			return onlineCommand{name: a.Command, cfg: cfg, in: in, args: targs, skip: a.NotFlags, extra: func(fs *flag.FlagSet) {
-				for alias, name := range a.Aliases {
-					fs.Var(fs.Lookup(name).Value, alias, "alias of --"+name)
-				}
-			}}.run(args, stdout, func(st *recipe.Loaded, env pft.Env) (string, error) {
-				slog.Info(a.Command, "prompts", len(st.Prompts), "verifier", fmt.Sprint(st.Verifier), "output_dir", targs.OutputDir)
-				defer interruptible(targs)()
-				return "model written to " + targs.OutputDir, cfg.Train(st.Policy, st.Ref, st.Verifier, st.Prompts, env)
-			})
-		})
-	}
+// runOnline is the command of an online row of pft.Algorithms (online-dpo,
+// rloo, ppo, grpo): its config (flags from the struct, Validate), the shared
+// inputs (task, policy, reference, verifier, prompts), the row's trainer and
+// the shared gold report.
+func runOnline(a pft.Algorithm, args []string, stdout io.Writer) error {
+	cfg := a.NewOnline()
+	in, targs := cfg.Shared()
+	return onlineCommand{name: a.Command, cfg: cfg, in: in, args: targs, skip: a.NotFlags, extra: func(fs *flag.FlagSet) {
+		for alias, name := range a.Aliases {
+			fs.Var(fs.Lookup(name).Value, alias, "alias of --"+name)
+		}
+	}}.run(args, stdout, func(st *recipe.Loaded, env pft.Env) (string, error) {
+		slog.Info(a.Command, "prompts", len(st.Prompts), "verifier", fmt.Sprint(st.Verifier), "output_dir", targs.OutputDir)
+		defer interruptible(targs)()
+		return "model written to " + targs.OutputDir, cfg.Train(st.Policy, st.Ref, st.Verifier, st.Prompts, env)
+	})
 }
 
 // onlineCommand is what the online trainers' commands share.

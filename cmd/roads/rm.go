@@ -13,28 +13,26 @@ import (
 	"roads/recipe"
 )
 
-func init() {
-	register("rm", "Bradley–Terry reward model (--kind global|local) with held-out BT likelihood; 'rm eval' scores any verifier", runRM)
-}
-
-// rmCLI is `roads rm`'s configuration: the trainer's plus the architecture of
-// a reward model built from scratch.
+// rmCLI is the reward family's command configuration: the trainer's plus the
+// architecture of a reward model built from scratch.
 type rmCLI struct {
 	pft.RewardTrainConfig
 	model.Arch
 	NPositions int `json:"n_positions"` // 0: the task's max_total_len
 }
 
-func runRM(args []string, stdout io.Writer) error {
+// runRM is the command of a reward row of pft.Algorithms (rm); `rm eval`
+// scores any verifier.
+func runRM(a pft.Algorithm, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "eval" {
 		return runRMEval(args[1:], stdout)
 	}
-	cfg := rmCLI{RewardTrainConfig: pft.DefaultRewardTrainConfig(), Arch: defaultNewModelArch()}
+	cfg := rmCLI{RewardTrainConfig: *a.NewReward().(*pft.RewardTrainConfig), Arch: defaultNewModelArch()}
 	if err := cliflag.LoadConfig(args, &cfg); err != nil {
 		return err
 	}
-	fs := cliflag.New("rm")
-	addConfigFlags(fs, &cfg.RewardTrainConfig, "ref_model", "verifier")
+	fs := cliflag.New(a.Command)
+	addConfigFlags(fs, &cfg.RewardTrainConfig, a.NotFlags...)
 	cliflag.Bind(fs, &cfg.Arch)
 	fs.IntVar(&cfg.NPositions, "n_positions", cfg.NPositions, "context of a new model (0: the task's max_total_len)")
 	var keys data.Keys
@@ -43,20 +41,20 @@ func runRM(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := cfg.RewardTrainConfig.Validate(); err != nil { // every setting, before any model or data is read
-		return fmt.Errorf("rm: %w", err)
+		return fmt.Errorf("%s: %w", a.Command, err)
 	}
 	l, err := recipe.LoadRewardModel(&cfg.RewardTrainConfig, cfg.Arch, cfg.NPositions, keys)
 	if err != nil {
 		return err
 	}
 	rm, train, eval := l.Policy, l.Pairs, l.Eval
-	slog.Info("rm", "kind", cfg.Kind, "readout", cfg.Readout, "train_pairs", len(train), "eval_pairs", len(eval), "params", rm.NumParams(), "output_dir", cfg.OutputDir)
+	slog.Info(a.Command, "kind", cfg.Kind, "readout", cfg.Readout, "train_pairs", len(train), "eval_pairs", len(eval), "params", rm.NumParams(), "output_dir", cfg.OutputDir)
 	defer interruptible(&cfg.TrainArgs)()
-	res, err := pft.TrainRewardModel(cfg.RewardTrainConfig, rm, train, eval, pft.Env{Tokenizer: l.Tok, Progress: os.Stderr})
+	res, err := cfg.RewardTrainConfig.Train(rm, train, eval, pft.Env{Tokenizer: l.Tok, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rm (%s): %d steps; train BT likelihood %.4f, accuracy %.4f", cfg.Kind, res.Steps, res.Train.Likelihood, res.Train.Accuracy)
+	fmt.Fprintf(stdout, "%s (%s): %d steps; train BT likelihood %.4f, accuracy %.4f", a.Command, cfg.Kind, res.Steps, res.Train.Likelihood, res.Train.Accuracy)
 	if len(eval) > 0 {
 		fmt.Fprintf(stdout, "; held-out BT likelihood %.4f, accuracy %.4f (%d pairs)", res.Eval.Likelihood, res.Eval.Accuracy, res.Eval.Pairs)
 	}

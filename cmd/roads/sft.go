@@ -12,24 +12,21 @@ import (
 	"roads/recipe"
 )
 
-func init() {
-	register("sft", "supervised fine-tuning on prompt/completion (or text) JSONL", runSFT)
-}
-
-// sftCLI is `roads sft`'s configuration (flags and --config file): the
-// trainer's settings and the run's inputs.
+// sftCLI is the imitation family's command configuration (flags and
+// --config file): the trainer's settings and the run's inputs.
 type sftCLI struct {
 	pft.SFTConfig
 	recipe.SFTInputs
 }
 
-func runSFT(args []string, stdout io.Writer) error {
-	cfg := sftCLI{SFTConfig: pft.DefaultSFTConfig(), SFTInputs: recipe.SFTInputs{Arch: defaultNewModelArch()}}
+// runSFT is the command of an imitation row of pft.Algorithms (sft).
+func runSFT(a pft.Algorithm, args []string, stdout io.Writer) error {
+	cfg := sftCLI{SFTConfig: *a.NewSFT().(*pft.SFTConfig), SFTInputs: recipe.SFTInputs{Arch: defaultNewModelArch()}}
 	if err := cliflag.LoadConfig(args, &cfg); err != nil {
 		return err
 	}
-	fs := cliflag.New("sft")
-	addConfigFlags(fs, &cfg.SFTConfig)
+	fs := cliflag.New(a.Command)
+	addConfigFlags(fs, &cfg.SFTConfig, a.NotFlags...)
 	cliflag.Bind(fs, &cfg.SFTInputs)
 	var keys data.Keys
 	keys.AddFlags(fs)
@@ -37,18 +34,18 @@ func runSFT(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := cfg.SFTConfig.Validate(); err != nil { // every setting, before any model or data is read
-		return fmt.Errorf("sft: %w", err)
+		return fmt.Errorf("%s: %w", a.Command, err)
 	}
 	l, err := recipe.LoadSFT(&cfg.SFTInputs, cfg.Seed, keys)
 	if err != nil {
 		return err
 	}
 	policy, examples := l.Policy, l.Examples
-	slog.Info("sft", "examples", len(examples), "params", policy.NumParams(), "output_dir", cfg.OutputDir)
+	slog.Info(a.Command, "examples", len(examples), "params", policy.NumParams(), "output_dir", cfg.OutputDir)
 	defer interruptible(&cfg.TrainArgs)()
-	if err := pft.TrainSFT(cfg.SFTConfig, policy, l.Tok, examples, os.Stderr); err != nil {
+	if err := cfg.SFTConfig.Train(policy, l.Tok, examples, os.Stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sft: trained %d examples; model written to %s\n", len(examples), cfg.OutputDir)
+	fmt.Fprintf(stdout, "%s: trained %d examples; model written to %s\n", a.Command, len(examples), cfg.OutputDir)
 	return nil
 }

@@ -2,11 +2,27 @@ package main
 
 import (
 	"flag"
+	"io"
 
 	"roads/internal/cliflag"
 	"roads/model"
 	"roads/pft"
 )
+
+// The trainers' commands, one per row of pft.Algorithms, each made by its
+// family's command.
+func init() {
+	byFamily := map[pft.Family]func(pft.Algorithm, []string, io.Writer) error{
+		pft.Imitation: runSFT, pft.RewardFit: runRM, pft.Offline: runOffline, pft.Online: runOnline,
+	}
+	for _, a := range pft.Algorithms {
+		run, ok := byFamily[a.Family]
+		if !ok {
+			panic("roads: no command for the " + string(a.Family) + " family of " + a.Command)
+		}
+		register(a.Command, a.Summary, func(args []string, stdout io.Writer) error { return run(a, args, stdout) })
+	}
+}
 
 // addConfigFlags binds --config, every flag of the algorithm's config
 // struct cfg (cliflag.Bind: TRL's TrainingArguments names and the

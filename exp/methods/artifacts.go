@@ -77,6 +77,13 @@ type prefKey struct {
 	Seed  uint64       `json:"seed"`
 }
 
+// The rows of pft.Algorithms that train the shared artefacts: the SFT
+// models (every policy's start and π_ref) and the reward models.
+var (
+	sftAlgorithm, _ = pft.Lookup("sft")
+	rmAlgorithm, _  = pft.Lookup("rm")
+)
+
 // policyArch is the cell's "policy_model".
 func policyArch(c exp.Cell) (ModelArch, error) {
 	var arch ModelArch
@@ -91,8 +98,8 @@ func sftKeyOf(c exp.Cell, t *task.Task, arch ModelArch) (sftKey, error) {
 	if err := c.Decode("demos", &demos); err != nil {
 		return sftKey{}, err
 	}
-	cfg := pft.DefaultSFTConfig()
-	if err := c.Decode("sft", &cfg); err != nil {
+	cfg := *sftAlgorithm.NewSFT().(*pft.SFTConfig)
+	if err := c.Decode(sftAlgorithm.Method, &cfg); err != nil {
 		return sftKey{}, err
 	}
 	cfg.Seed = c.Seed()
@@ -239,8 +246,8 @@ func RewardModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind strin
 			return nil, pft.RewardResult{}, err
 		}
 	}
-	cfg := pft.DefaultRewardTrainConfig()
-	if err := c.Decode("rm", &cfg); err != nil {
+	cfg := *rmAlgorithm.NewReward().(*pft.RewardTrainConfig)
+	if err := c.Decode(rmAlgorithm.Method, &cfg); err != nil {
 		return nil, pft.RewardResult{}, err
 	}
 	cfg.Kind = kind
@@ -267,7 +274,7 @@ func RewardModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind strin
 		}
 		run := cfg
 		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
-		_, err = pft.TrainRewardModel(run, rm, train.Pairs, val.Pairs, pft.Env{Tokenizer: t.Tokenizer()})
+		_, err = run.Train(rm, train.Pairs, val.Pairs, pft.Env{Tokenizer: t.Tokenizer()})
 		return err
 	})
 	if err != nil {
@@ -300,8 +307,8 @@ func DPOSettings(c exp.Cell) (pft.DPOTrainConfig, error) {
 
 // offlineSettings resolves the cell's block named after a's method into the
 // algorithm's config (code defaults first), as JSON for the artefact key.
-func offlineSettings(c exp.Cell, a pft.OfflineAlgorithm) (pft.OfflineRun, json.RawMessage, error) {
-	run := a.New()
+func offlineSettings(c exp.Cell, a pft.Algorithm) (pft.OfflineRun, json.RawMessage, error) {
+	run := a.NewOffline()
 	if err := c.Decode(a.Method, run); err != nil {
 		return nil, nil, err
 	}
@@ -314,7 +321,7 @@ func offlineSettings(c exp.Cell, a pft.OfflineAlgorithm) (pft.OfflineRun, json.R
 // DPOPolicy returns the DPO policy trained on the cell's training pairs from
 // its SFT model (π_ref = the SFT model), and the run directory.
 func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Model, string, error) {
-	a, _ := pft.Offline("dpo")
+	a, _ := pft.Lookup("dpo")
 	return OfflinePolicy(ctx, c, art, a)
 }
 
@@ -322,7 +329,7 @@ func DPOPolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts) (*model.Mode
 // the cell's training pairs from its SFT model (π_ref = the SFT model), and
 // the run directory: an artefact of kind a.Method keyed by the pairs, the
 // SFT model and the algorithm's settings.
-func OfflinePolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts, a pft.OfflineAlgorithm) (*model.Model, string, error) {
+func OfflinePolicy(ctx context.Context, c exp.Cell, art *exp.Artifacts, a pft.Algorithm) (*model.Model, string, error) {
 	t, err := Task(c)
 	if err != nil {
 		return nil, "", err

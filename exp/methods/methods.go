@@ -4,10 +4,12 @@
 // a (task, seed), …) through the artefact cache, and evaluates the result
 // with the gold judge (package eval).
 //
-// Importing the package registers its methods in exp.DefaultRegistry. This
-// file holds the shared steps and the "sft" method; the other methods
-// (dpo, dpo_2x, online_dpo_*, rloo, ppo, rm_eval, bon) are wired on top of
-// the same helpers (Task, SFTModel, Evaluate).
+// Importing the package registers its methods in exp.DefaultRegistry: one
+// per row of pft.Algorithms that names a method (sft, dpo, rloo, ppo, grpo),
+// made by its family's method, and the variants wired by hand on the same
+// helpers (Task, SFTModel, Evaluate): sft_stop*, dpo_2x, online_dpo_*,
+// rm_eval, bon. This file holds the shared steps and the imitation family's
+// method.
 package methods
 
 import (
@@ -24,7 +26,20 @@ import (
 )
 
 func init() {
-	exp.Register("sft", exp.MethodFunc(runSFT))
+	for _, a := range pft.Algorithms {
+		switch {
+		case a.Method == "": // online-dpo: the online_dpo_* methods, with their source policies
+		case a.Family == pft.Imitation:
+			exp.Register(a.Method, exp.MethodFunc(runSFT))
+		case a.Family == pft.Offline:
+			exp.Register(a.Method, offlineMethod(a))
+		case a.Family == pft.Online:
+			exp.Register(a.Method, onlineMethod(a))
+		case a.Family == pft.RewardFit: // no method: the verifier artefact (RewardModel) of the methods that use one
+		default:
+			panic("methods: no method for the " + string(a.Family) + " family of " + a.Method)
+		}
+	}
 	// sft_stop1, sft_stop2, …: the SFT model stopped after truncate.max_tokens
 	// tokens (set by method_params), the length-rule baseline.
 	for l := 1; l <= 8; l++ {
@@ -164,7 +179,7 @@ func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArc
 		}
 		run := cfg
 		run.OutputDir, run.Context = dir, ctx // a cancelled run stops at the end of its step
-		return pft.TrainSFT(run, m, tk, examples, nil)
+		return run.Train(m, tk, examples, nil)
 	})
 	if err != nil {
 		return nil, "", err

@@ -21,20 +21,10 @@ import (
 // where the verifier is actually learned.
 
 func init() {
-	for _, a := range pft.OfflineAlgorithms { // dpo
-		exp.Register(a.Method, offlineMethod(a))
-	}
-	dpo, _ := pft.Offline("dpo")
+	dpo, _ := pft.Lookup("dpo")
 	exp.Register("dpo_2x", offlineMethod(dpo)) // dpo.num_train_epochs doubled by method_params
 	for _, name := range []string{"online_dpo_sft", "online_dpo_dpo", "online_dpo_gold", "online_dpo_local", "online_dpo_sft_aug"} {
 		exp.Register(name, exp.MethodFunc(runOnlineDPO)) // online.* set by method_params
-	}
-	for _, a := range pft.OnlineAlgorithms { // rloo, ppo, grpo
-		if a.Method != "" {
-			exp.Register(a.Method, exp.MethodFunc(func(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
-				return runRL(ctx, c, art, a.Method, a.New())
-			}))
-		}
 	}
 	exp.Register("rm_eval", exp.MethodFunc(runRMEval))
 	exp.Register("bon", exp.MethodFunc(runBoN))
@@ -81,11 +71,10 @@ func (b *policyBase) finish(c exp.Cell, policy *model.Model, runDir string, curv
 	return res, nil
 }
 
-// offlineMethod is the method of an offline algorithm of
-// pft.OfflineAlgorithms ("dpo", and "dpo_2x" with doubled epochs): the
+// offlineMethod is the method of an offline row of pft.Algorithms ("dpo", and "dpo_2x" with doubled epochs): the
 // algorithm trained on the cell's pairs from its SFT model, evaluated against
 // it, with its training curves.
-func offlineMethod(a pft.OfflineAlgorithm) exp.Method {
+func offlineMethod(a pft.Algorithm) exp.Method {
 	return exp.MethodFunc(func(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
 		b, err := newPolicyBase(ctx, c, art)
 		if err != nil {
@@ -314,10 +303,16 @@ func rlArm(ctx context.Context, c exp.Cell, art *exp.Artifacts, kind, verifierNa
 	return res, nil
 }
 
-// runRL is the method of an online algorithm of pft.OnlineAlgorithms: the
-// cell's block named after it decoded into run's config ("verifier" lands in
-// its inputs record), trained in rlArm with the cell's seed and output
-// directory.
+// onlineMethod is the method of an online row of pft.Algorithms (rloo, ppo,
+// grpo): the cell's block named after it decoded into the row's config
+// ("verifier" lands in its inputs record), trained in rlArm with the cell's
+// seed and output directory.
+func onlineMethod(a pft.Algorithm) exp.Method {
+	return exp.MethodFunc(func(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
+		return runRL(ctx, c, art, a.Method, a.NewOnline())
+	})
+}
+
 func runRL(ctx context.Context, c exp.Cell, art *exp.Artifacts, name string, run pft.OnlineRun) (exp.Result, error) {
 	if err := c.Decode(name, run); err != nil {
 		return exp.Result{}, err
