@@ -71,9 +71,9 @@ func (b *policyBase) finish(c exp.Cell, policy *model.Model, runDir string, curv
 	return res, nil
 }
 
-// offlineMethod is the method of an offline row of pft.Algorithms ("dpo", and "dpo_2x" with doubled epochs): the
-// algorithm trained on the cell's pairs from its SFT model, evaluated against
-// it, with its training curves.
+// offlineMethod is the method of an offline row of pft.Algorithms ("dpo",
+// and "dpo_2x" with doubled epochs): the algorithm trained on the cell's
+// pairs from its SFT model, evaluated against it, with its training curves.
 func offlineMethod(a pft.Algorithm) exp.Method {
 	return exp.MethodFunc(func(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, error) {
 		b, err := newPolicyBase(ctx, c, art)
