@@ -10,6 +10,7 @@ import (
 	"roads/exp"
 	"roads/exp/methods"
 	"roads/recipe"
+	"roads/task"
 )
 
 // recipeSpec is one experiment cell small enough to train its SFT model in a
@@ -67,7 +68,7 @@ func TestDataGenEqualsExperimentPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := methods.Demonstrations(tk, methods.Demos{N: 48}, 3)
+	want, err := methods.Demonstrations(tk, task.Train, methods.Demos{N: 48}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,10 +109,10 @@ type Demos struct {
 	CorruptionRate *float64 `json:"corruption_rate,omitempty"` // nil: the task's documented rate
 }
 
-// Demonstrations draws the cell's SFT data: n train-split prompts of the
-// task's demonstration stream for the seed, each with one demonstration
-// (EOS appended).
-func Demonstrations(t *task.Task, d Demos, seed uint64) ([]pft.SFTExample, error) {
+// Demonstrations draws n prompts of split from the task's demonstration
+// stream for the seed, each with one demonstration (EOS appended): on the
+// train split, the cell's SFT data.
+func Demonstrations(t *task.Task, split task.Split, d Demos, seed uint64) ([]pft.SFTExample, error) {
 	if d.N <= 0 {
 		return nil, fmt.Errorf("demos.n = %d, want a positive count", d.N)
 	}
@@ -123,7 +123,7 @@ func Demonstrations(t *task.Task, d Demos, seed uint64) ([]pft.SFTExample, error
 		}
 		rate = *d.CorruptionRate
 	}
-	demos, err := recipe.Demonstrations(t, task.Train, seed, d.N, rate)
+	demos, err := recipe.Demonstrations(t, split, seed, d.N, rate)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func SFTModel(ctx context.Context, c exp.Cell, art *exp.Artifacts, arch ModelArc
 		if ok, err := restoreEmbedded(ctx, "sft", key, dir); ok || err != nil {
 			return err
 		}
-		examples, err := Demonstrations(t, demos, c.Seed())
+		examples, err := Demonstrations(t, task.Train, demos, c.Seed())
 		if err != nil {
 			return err
 		}
@@ -304,12 +304,79 @@ func runSFT(ctx context.Context, c exp.Cell, art *exp.Artifacts) (exp.Result, er
 	if err := addTrainingCurves(&res, dir, "loss"); err != nil {
 		return exp.Result{}, err
 	}
+	if err := addDemoFit(&res, c, t, m); err != nil {
+		return exp.Result{}, err
+	}
 	res.Metrics["sft_embedded"] = 0
 	if IsEmbedded(dir) {
 		res.Metrics["sft_embedded"] = 1
 		res.Notes = append(res.Notes, "SFT model restored from the binary (experiments/checkpoints/sft/"+filepath.Base(dir)+"), not trained in this run")
 	}
 	return res, nil
+}
+
+// heldOutDemos is how many demonstrations of each split addDemoFit scores.
+const heldOutDemos = 1000
+
+// addDemoFit adds how well the SFT model fits its demonstrator, in nats per
+// demonstration (completion + EOS): sft_train_nll on the first heldOutDemos
+// of its own training demonstrations, sft_val_nll on heldOutDemos fresh ones
+// (validation split, same seed and rate), and demo_val_nll, the demonstrator's
+// own exact NLL on those (task.Script.LogProb): the floor that a model of the
+// demonstrator reaches. train ≪ val means the model memorised its data
+// (TRL's train loss against eval_loss); val − demo is what it has not learned.
+func addDemoFit(res *exp.Result, c exp.Cell, t *task.Task, m *model.Model) error {
+	var d Demos
+	if err := c.Decode("demos", &d); err != nil {
+		return err
+	}
+	train, err := Demonstrations(t, task.Train, d, c.Seed())
+	if err != nil {
+		return err
+	}
+	val, err := Demonstrations(t, task.Validation, Demos{N: heldOutDemos, CorruptionRate: d.CorruptionRate}, c.Seed())
+	if err != nil {
+		return err
+	}
+	pol, err := eval.NewModelPolicy(m, t)
+	if err != nil {
+		return err
+	}
+	nll := func(ex []pft.SFTExample) (float64, error) {
+		prompts, comps := make([][]int32, len(ex)), make([][]int32, len(ex))
+		for i, e := range ex {
+			prompts[i], comps[i] = e.Prompt, e.Completion
+		}
+		lp, err := pol.LogProbs(prompts, comps)
+		if err != nil {
+			return 0, err
+		}
+		sum := 0.0
+		for _, v := range lp {
+			sum -= v
+		}
+		return sum / float64(len(lp)), nil
+	}
+	if res.Metrics["sft_train_nll"], err = nll(train[:min(len(train), heldOutDemos)]); err != nil {
+		return err
+	}
+	if res.Metrics["sft_val_nll"], err = nll(val); err != nil {
+		return err
+	}
+	rate := t.DemoRate()
+	if d.CorruptionRate != nil {
+		rate = *d.CorruptionRate
+	}
+	demo := 0.0
+	for _, e := range val {
+		sc, err := t.DemoScript(e.Prompt, rate)
+		if err != nil {
+			return err
+		}
+		demo -= sc.LogProb(e.Completion[:len(e.Completion)-1], true) // Completion ends with EOS
+	}
+	res.Metrics["demo_val_nll"] = demo / float64(len(val))
+	return nil
 }
 
 // Truncate is the "truncate" parameter of the length-rule baseline.
