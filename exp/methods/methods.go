@@ -330,7 +330,9 @@ func addDemoFit(res *exp.Result, c exp.Cell, t *task.Task, m *model.Model) error
 	if err := c.Decode("demos", &d); err != nil {
 		return err
 	}
-	train, err := Demonstrations(t, task.Train, d, c.Seed())
+	// The first n of the train stream are the first n of the cell's data
+	// (task.Prompts and the corruption draws are prefix-stable).
+	train, err := Demonstrations(t, task.Train, Demos{N: min(d.N, heldOutDemos), CorruptionRate: d.CorruptionRate}, c.Seed())
 	if err != nil {
 		return err
 	}
@@ -357,7 +359,7 @@ func addDemoFit(res *exp.Result, c exp.Cell, t *task.Task, m *model.Model) error
 		}
 		return sum / float64(len(lp)), nil
 	}
-	if res.Metrics["sft_train_nll"], err = nll(train[:min(len(train), heldOutDemos)]); err != nil {
+	if res.Metrics["sft_train_nll"], err = nll(train); err != nil {
 		return err
 	}
 	if res.Metrics["sft_val_nll"], err = nll(val); err != nil {
