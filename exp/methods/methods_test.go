@@ -2,6 +2,7 @@ package methods
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 
 	"roads/exp"
 	"roads/report"
+	"roads/task"
 )
 
 // tinySpec runs the real SFT method end to end on a tiny grid: two seeds,
@@ -144,5 +146,81 @@ func TestSFTStopBaseline(t *testing.T) {
 	_, err = exp.Run(context.Background(), bad, exp.Options{Results: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "needs truncate.max_tokens ≥ 0") {
 		t.Fatalf("missing max_tokens: %v", err)
+	}
+}
+
+// TestDemoFit: the sft method's fit to its demonstrator. On summarize (rate
+// 0.5, two options per reference unit, every demonstration of a prompt
+// equally likely) the demonstrator's NLL is exactly ln 2 per reference unit;
+// any model's held-out NLL is above it (Gibbs' inequality); and a model
+// trained 300 steps on 16 demonstrations fits them far better than fresh
+// ones (memorisation, what sft_train_nll against sft_val_nll exposes).
+func TestDemoFit(t *testing.T) {
+	dir := t.TempDir()
+	spec, err := exp.ParseSpec("fit.json", []byte(`{
+  "name": "fit", "title": "fit", "inherit": "common",
+  "params": {"task": "summarize", "policy_model": {"d_model": 32, "n_layer": 1, "n_head": 2},
+    "demos": {"n": 16}, "sft": {"max_steps": 300, "per_device_train_batch_size": 16, "learning_rate": 0.003}, "eval": {"prompts": 8, "samples_per_prompt": 1}},
+  "axes": {"seed": [1], "method": ["sft"]}
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exp.Run(context.Background(), spec, exp.Options{Results: dir}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := exp.OpenStore(dir, "fit")
+	recs, err := st.Records()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	m := recs[0].Metrics
+	t.Logf("NLL per demonstration: train %.3f, held-out %.3f, demonstrator %.3f", m["sft_train_nll"], m["sft_val_nll"], m["demo_val_nll"])
+
+	tk, err := task.Load("summarize,seed=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := Demonstrations(tk, task.Validation, Demos{N: heldOutDemos}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := 0
+	for _, d := range val {
+		ref, err := tk.Reference(d.Prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		units += len(ref)
+	}
+	if want := math.Ln2 * float64(units) / float64(len(val)); math.Abs(m["demo_val_nll"]-want) > 1e-9*want {
+		t.Errorf("demo_val_nll %v, want ln 2 × mean reference length = %v", m["demo_val_nll"], want)
+	}
+	if !(m["sft_val_nll"] > m["demo_val_nll"]) {
+		t.Errorf("held-out NLL %v is not above the demonstrator's own %v", m["sft_val_nll"], m["demo_val_nll"])
+	}
+	if !(m["sft_train_nll"] > 0 && m["sft_train_nll"] < m["sft_val_nll"]/2) {
+		t.Errorf("train NLL %v against held-out %v: 300 steps on 16 demonstrations should memorise them", m["sft_train_nll"], m["sft_val_nll"])
+	}
+}
+
+// TestDemonstrationsArePrefixStable: the first n demonstrations of a larger
+// draw are the draw of n, which addDemoFit relies on to score a cell's
+// training data without drawing all of it.
+func TestDemonstrationsArePrefixStable(t *testing.T) {
+	tk, err := task.Load("sorted,seed=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := Demonstrations(tk, task.Train, Demos{N: 50}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := Demonstrations(tk, task.Train, Demos{N: 200}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(small, large[:50]) {
+		t.Fatal("the first 50 of 200 demonstrations differ from a draw of 50")
 	}
 }
