@@ -109,6 +109,18 @@ type Demos struct {
 	CorruptionRate *float64 `json:"corruption_rate,omitempty"` // nil: the task's documented rate
 }
 
+// rate is the demonstrator's corruption rate: corruption_rate, or the
+// task's documented rate when it is unset.
+func (d Demos) rate(t *task.Task) (float64, error) {
+	if d.CorruptionRate == nil {
+		return t.DemoRate(), nil
+	}
+	if r := *d.CorruptionRate; r < 0 || r > 1 {
+		return 0, fmt.Errorf("demos.corruption_rate = %v, want a rate in [0, 1]", r)
+	}
+	return *d.CorruptionRate, nil
+}
+
 // Demonstrations draws n prompts of split from the task's demonstration
 // stream for the seed, each with one demonstration (EOS appended): on the
 // train split, the cell's SFT data.
@@ -116,12 +128,9 @@ func Demonstrations(t *task.Task, split task.Split, d Demos, seed uint64) ([]pft
 	if d.N <= 0 {
 		return nil, fmt.Errorf("demos.n = %d, want a positive count", d.N)
 	}
-	rate := -1.0 // the task's documented rate
-	if d.CorruptionRate != nil {
-		if *d.CorruptionRate < 0 || *d.CorruptionRate > 1 {
-			return nil, fmt.Errorf("demos.corruption_rate = %v, want a rate in [0, 1]", *d.CorruptionRate)
-		}
-		rate = *d.CorruptionRate
+	rate, err := d.rate(t)
+	if err != nil {
+		return nil, err
 	}
 	demos, err := recipe.Demonstrations(t, split, seed, d.N, rate)
 	if err != nil {
@@ -365,9 +374,9 @@ func addDemoFit(res *exp.Result, c exp.Cell, t *task.Task, m *model.Model) error
 	if res.Metrics["sft_val_nll"], err = nll(val); err != nil {
 		return err
 	}
-	rate := t.DemoRate()
-	if d.CorruptionRate != nil {
-		rate = *d.CorruptionRate
+	rate, err := d.rate(t)
+	if err != nil {
+		return err
 	}
 	demo := 0.0
 	for _, e := range val {
