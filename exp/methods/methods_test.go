@@ -224,3 +224,31 @@ func TestDemonstrationsArePrefixStable(t *testing.T) {
 		t.Fatal("the first 50 of 200 demonstrations differ from a draw of 50")
 	}
 }
+
+// TestDemonstrationsRate: corruption_rate 0 writes the references, and a rate
+// outside [0, 1] is refused by name.
+func TestDemonstrationsRate(t *testing.T) {
+	tk, err := task.Load("sorted,seed=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, bad := 0.0, 1.5
+	demos, err := Demonstrations(tk, task.Validation, Demos{N: 20, CorruptionRate: &zero}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eos := tk.Tokenizer().EOS()
+	for i, d := range demos {
+		ref, err := tk.Reference(d.Prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := append(append([]int32(nil), ref...), eos); !reflect.DeepEqual(d.Completion, want) {
+			t.Fatalf("demonstration %d at rate 0: %v, want the reference %v", i, d.Completion, want)
+		}
+	}
+	_, err = Demonstrations(tk, task.Train, Demos{N: 5, CorruptionRate: &bad}, 3)
+	if err == nil || !strings.Contains(err.Error(), "demos.corruption_rate = 1.5, want a rate in [0, 1]") {
+		t.Fatalf("rate 1.5: %v", err)
+	}
+}
