@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// Name labels the task in reports (a preset name or a user's choice).
 	Name string `json:"name"`
-	// Family selects the generator: "summarize" or "token_mdp".
+	// Family selects the generator: "summarize", "token_mdp" or "paths".
 	Family string `json:"family,omitempty"`
 	// Base, in input files only, names a preset whose family and parameters
 	// are the starting point; Params then override individual fields.
@@ -35,6 +35,7 @@ type Config struct {
 const (
 	FamilySummarize = "summarize"
 	FamilyTokenMDP  = "token_mdp"
+	FamilyPaths     = "paths"
 )
 
 // DefaultTask is the preset used when a command is given no --task.
@@ -60,6 +61,10 @@ var presets = map[string]preset{
 		`{"gold":"sorted","corruptions":["drop"],"demo_corruption":0.3,"budget":2,"horizon":2}`},
 	"hidden_ref": {FamilySummarize, "gap closed by a hidden reference: gold = ROUGE-L F1 against a per-document reference no visible rule reproduces",
 		`{"gold":"hidden_ref","label_temperature":0.1}`},
+	"paths": {FamilyPaths, "path-star graphs: write the path from the start to the goal; checking is one edge lookup per step and one comparison with the goal, writing needs arm_len-1 hops of backward chaining for the first step",
+		`{}`},
+	"paths_adjacent": {FamilyPaths, "paths with the gap closed: arm_len 1, the goal is a child of the start (writing is one lookup, as checking)",
+		`{"arm_len":1}`},
 	"mdp_sparse": {FamilyTokenMDP, "token MDP, reward k-sparse linear in unigram/bigram/prompt-pair features (simple verifier)", `{"reward":"sparse"}`},
 	"mdp_teacher": {FamilyTokenMDP, "token MDP, reward = log-likelihood under a random teacher transformer of the policy's size (no gap)",
 		`{"reward":"teacher","length_penalty":3.5,"label_temperature":4}`},

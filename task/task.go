@@ -108,8 +108,10 @@ func New(cfg Config) (*Task, error) {
 		fam, err = newSummarize(cfg)
 	case FamilyTokenMDP:
 		fam, err = newTokenMDP(cfg)
+	case FamilyPaths:
+		fam, err = newPaths(cfg)
 	default:
-		return nil, fmt.Errorf("task %q: unknown family %q (want %s or %s)", cfg.Name, cfg.Family, FamilySummarize, FamilyTokenMDP)
+		return nil, fmt.Errorf("task %q: unknown family %q (want %s, %s or %s)", cfg.Name, cfg.Family, FamilySummarize, FamilyTokenMDP, FamilyPaths)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("task %q: %w", cfg.Name, err)
