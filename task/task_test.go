@@ -345,23 +345,33 @@ func allCompletions(words []int32, n int) [][]int32 {
 	return out
 }
 
+// On paths the reference is also the unique maximum: every other completion
+// scores strictly less.
 func TestReferenceIsTheExactMaximumOnSmallTasks(t *testing.T) {
-	for _, spec := range []string{
-		"mdp_sparse,vocab=4,prompt_len=5,horizon=3,k_unigram=4,k_bigram=4,k_pair=6",
-		"mdp_sparse,vocab=4,prompt_len=5,horizon=3,k_unigram=2,k_bigram=5,k_pair=2,positive_frac=0.2,seed=5",
-		"mdp_teacher,vocab=3,prompt_len=7,horizon=3,beam=27,k_unigram=0,k_pair=0,k_bigram=0,teacher_d_model=16,teacher_heads=2",
-		"two_word",
-		"sorted_two_word",
-		"sorted,entities=5,items_min=2,items_max=4,horizon=3,budget=3,corruptions=[\"drop\"]",
+	for _, c := range []struct {
+		spec   string
+		unique bool
+	}{
+		{"mdp_sparse,vocab=4,prompt_len=5,horizon=3,k_unigram=4,k_bigram=4,k_pair=6", false},
+		{"mdp_sparse,vocab=4,prompt_len=5,horizon=3,k_unigram=2,k_bigram=5,k_pair=2,positive_frac=0.2,seed=5", false},
+		{"mdp_teacher,vocab=3,prompt_len=7,horizon=3,beam=27,k_unigram=0,k_pair=0,k_bigram=0,teacher_d_model=16,teacher_heads=2", false},
+		{"two_word", false},
+		{"sorted_two_word", false},
+		{"sorted,entities=5,items_min=2,items_max=4,horizon=3,budget=3,corruptions=[\"drop\"]", false},
+		{"paths,nodes=6,arms=2,arm_len=2,horizon=4", true},
+		{"paths,nodes=5,arms=2,arm_len=2,horizon=3,seed=4", true},
+		{"paths,nodes=7,arms=3,arm_len=2,horizon=3,edge_reward=0.3,invalid_penalty=0", true},
+		{"paths,nodes=5,arms=4,arm_len=1,horizon=3", true},
 	} {
-		tk := mustLoad(t, spec)
+		tk := mustLoad(t, c.spec)
 		words := outputWords(tk)
 		for _, p := range tk.Prompts(Test, 0, 4) {
 			ref, _ := tk.Reference(p)
 			best, _ := tk.Gold(p, ref)
-			for _, c := range allCompletions(words, tk.Horizon()) {
-				if g, _ := tk.Gold(p, c); g > best+1e-9 {
-					t.Fatalf("%s: completion %q scores %v above the reference %q (%v)", spec, tk.Decode(c), g, tk.Decode(ref), best)
+			for _, comp := range allCompletions(words, tk.Horizon()) {
+				g, _ := tk.Gold(p, comp)
+				if g > best+1e-9 || c.unique && g > best-1e-12 && !slices.Equal(comp, ref) {
+					t.Fatalf("%s: completion %q scores %v against the reference %q (%v)", c.spec, tk.Decode(comp), g, tk.Decode(ref), best)
 				}
 			}
 		}
