@@ -77,8 +77,8 @@ type paths struct {
 	p     PathsParams
 	tk    *tok.Words
 	nodes []int32 // node ids in name order
-	isNode,
-	allowedMask []bool
+
+	isNode, allowedMask []bool // by id; allowed = the nodes and EOS
 	edgeSep, from, to, sep int32
 }
 
