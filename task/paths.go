@@ -78,7 +78,7 @@ type paths struct {
 	tk    *tok.Words
 	nodes []int32 // node ids in name order
 
-	isNode, allowedMask []bool // by id; allowed = the nodes and EOS
+	isNode, allowedMask    []bool // by id; allowed = the nodes and EOS
 	edgeSep, from, to, sep int32
 }
 
