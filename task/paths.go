@@ -194,16 +194,16 @@ func (s *paths) parse(prompt []int32) (*graph, error) {
 		return nil, fmt.Errorf("paths prompt has %d tokens, want %d (arms %d × arm_len %d edges of 3 tokens, then \"from S to G =\")", len(prompt), s.maxPromptLen(), d, l)
 	}
 	g := &graph{next: map[int32][]int32{}}
-	parent := map[int32]int32{}
+	hasParent := map[int32]bool{}
 	for e := 0; e < d*l; e++ {
 		u, v, sep := prompt[3*e], prompt[3*e+1], prompt[3*e+2]
 		if !s.isNode[u] || !s.isNode[v] || sep != s.edgeSep {
 			return nil, fmt.Errorf("paths prompt: edge %d (tokens %d..%d) is not \"node node |\"", e, 3*e, 3*e+2)
 		}
-		if _, dup := parent[v]; dup {
+		if hasParent[v] {
 			return nil, fmt.Errorf("paths prompt: node %s has two incoming edges (edge %d)", s.tk.Token(v), e)
 		}
-		parent[v] = u
+		hasParent[v] = true
 		g.next[u] = append(g.next[u], v)
 	}
 	tail := prompt[3*d*l:]
