@@ -30,6 +30,15 @@ import (
 // reference (the goal's arm) is the unique maximum, ArmLen·EdgeReward +
 // GoalReward; walking a wrong arm to its end earns ArmLen·EdgeReward, so a
 // wrong first step costs the goal reward and stopping early costs edges.
+//
+// Layout "chains" writes the same graph as its arms, one chain per arm,
+// "S a1 … aL |" in shuffled arm order. Following an arm is then a copy of the
+// next token of the chain (an induction lookup, which small transformers
+// learn); the first step is still the chain whose last node is the goal, one
+// backward jump of ArmLen−1 positions. It is the layout in which a small
+// policy can be competent (it follows arms) but imperfect (it may not find
+// the goal's chain), where "edges" asks it for lookups it does not learn
+// (docs/results/paths-lookup-2026-12-08).
 
 // PathsParams are the paths family's parameters.
 type PathsParams struct {
@@ -45,6 +54,9 @@ type PathsParams struct {
 	ArmLen int `json:"arm_len"`
 	// Horizon is the hard cap on completion tokens (0: ArmLen+2).
 	Horizon int `json:"horizon"`
+	// Layout is how the prompt writes the graph: "edges" (each edge "u v |",
+	// shuffled) or "chains" (each arm "S a1 … aL |", arms shuffled).
+	Layout string `json:"layout"`
 
 	EdgeReward     float64 `json:"edge_reward"`
 	GoalReward     float64 `json:"goal_reward"`
@@ -60,11 +72,17 @@ type PathsParams struct {
 // DefaultPathsParams are the paths preset's parameters.
 func DefaultPathsParams() PathsParams {
 	return PathsParams{
-		Nodes: 48, Arms: 3, ArmLen: 4,
+		Nodes: 48, Arms: 3, ArmLen: 4, Layout: PathsEdges,
 		EdgeReward: 0.1, GoalReward: 1, InvalidPenalty: 0.5,
 		LabelTemperature: 0.5,
 	}
 }
+
+// The paths prompt layouts.
+const (
+	PathsEdges  = "edges"
+	PathsChains = "chains"
+)
 
 const (
 	pathsEdgeSep = "|"
@@ -124,10 +142,12 @@ func (p PathsParams) validate() error {
 		return fmt.Errorf("params.arms = %d: want >= 1", p.Arms)
 	case p.ArmLen < 1:
 		return fmt.Errorf("params.arm_len = %d: want >= 1", p.ArmLen)
+	case p.Layout != PathsEdges && p.Layout != PathsChains:
+		return fmt.Errorf("params.layout = %q: want %q or %q", p.Layout, PathsEdges, PathsChains)
 	case p.Nodes < 1+p.Arms*p.ArmLen || p.Nodes > 1000:
 		return fmt.Errorf("params.nodes = %d: a graph needs 1 + arms·arm_len = %d distinct nodes; want %d..1000", p.Nodes, 1+p.Arms*p.ArmLen, 1+p.Arms*p.ArmLen)
-	case 3*p.Arms*p.ArmLen+5 > 255:
-		return fmt.Errorf("params.arms = %d, arm_len = %d: the prompt would have %d tokens; want at most 255", p.Arms, p.ArmLen, 3*p.Arms*p.ArmLen+5)
+	case p.promptLen() > 255:
+		return fmt.Errorf("params.arms = %d, arm_len = %d: the prompt would have %d tokens; want at most 255", p.Arms, p.ArmLen, p.promptLen())
 	case p.Horizon < p.ArmLen || p.Horizon > 64:
 		return fmt.Errorf("params.horizon = %d: the reference has arm_len = %d tokens; want arm_len..64", p.Horizon, p.ArmLen)
 	case p.EdgeReward <= 0:
@@ -144,16 +164,25 @@ func (p PathsParams) validate() error {
 	return nil
 }
 
+// promptLen is the graph's tokens, then "from S to G =".
+func (p PathsParams) promptLen() int {
+	if p.Layout == PathsChains {
+		return p.Arms*(p.ArmLen+2) + 5
+	}
+	return 3*p.Arms*p.ArmLen + 5
+}
+
 func (s *paths) tokenizer() *tok.Words     { return s.tk }
 func (s *paths) allowed() []bool           { return s.allowedMask }
 func (s *paths) horizon() int              { return s.p.Horizon }
-func (s *paths) maxPromptLen() int         { return 3*s.p.Arms*s.p.ArmLen + 5 }
+func (s *paths) maxPromptLen() int         { return s.p.promptLen() }
 func (s *paths) demoRate() float64         { return s.p.DemoCorruption }
 func (s *paths) labelTemperature() float64 { return s.p.LabelTemperature }
 func (s *paths) params() any               { return s.p }
 
 // genPrompt draws a path-star graph on distinct random nodes and a goal arm,
-// and writes "u v |" per edge in shuffled order, then "from START to GOAL =".
+// and writes "u v |" per edge in shuffled order (layout edges) or "S a1 … aL
+// |" per arm in shuffled order (layout chains), then "from START to GOAL =".
 func (s *paths) genPrompt(r *RNG) []int32 {
 	d, l := s.p.Arms, s.p.ArmLen
 	perm := r.Perm(len(s.nodes))
@@ -171,8 +200,18 @@ func (s *paths) genPrompt(r *RNG) []int32 {
 	}
 	goal := node(1 + r.IntN(d)*l + l - 1)
 	prompt := make([]int32, 0, s.maxPromptLen())
-	for _, j := range r.Perm(len(edges)) {
-		prompt = append(prompt, edges[j].u, edges[j].v, s.edgeSep)
+	if s.p.Layout == PathsChains {
+		for _, a := range r.Perm(d) {
+			prompt = append(prompt, start)
+			for i := range l {
+				prompt = append(prompt, edges[a*l+i].v)
+			}
+			prompt = append(prompt, s.edgeSep)
+		}
+	} else {
+		for _, j := range r.Perm(len(edges)) {
+			prompt = append(prompt, edges[j].u, edges[j].v, s.edgeSep)
+		}
 	}
 	return append(prompt, s.from, start, s.to, goal, s.sep)
 }
@@ -191,22 +230,51 @@ func (g *graph) hasEdge(u, v int32) bool { return slices.Contains(g.next[u], v) 
 func (s *paths) parse(prompt []int32) (*graph, error) {
 	d, l := s.p.Arms, s.p.ArmLen
 	if len(prompt) != s.maxPromptLen() {
+		if s.p.Layout == PathsChains {
+			return nil, fmt.Errorf("paths prompt has %d tokens, want %d (arms %d chains of 1 + arm_len %d nodes and \"|\", then \"from S to G =\")", len(prompt), s.maxPromptLen(), d, l)
+		}
 		return nil, fmt.Errorf("paths prompt has %d tokens, want %d (arms %d × arm_len %d edges of 3 tokens, then \"from S to G =\")", len(prompt), s.maxPromptLen(), d, l)
 	}
 	g := &graph{next: map[int32][]int32{}}
 	hasParent := map[int32]bool{}
-	for e := 0; e < d*l; e++ {
-		u, v, sep := prompt[3*e], prompt[3*e+1], prompt[3*e+2]
-		if !s.isNode[u] || !s.isNode[v] || sep != s.edgeSep {
-			return nil, fmt.Errorf("paths prompt: edge %d (tokens %d..%d) is not \"node node |\"", e, 3*e, 3*e+2)
-		}
+	addEdge := func(u, v int32, where string) error {
 		if hasParent[v] {
-			return nil, fmt.Errorf("paths prompt: node %s has two incoming edges (edge %d)", s.tk.Token(v), e)
+			return fmt.Errorf("paths prompt: node %s has two incoming edges (%s)", s.tk.Token(v), where)
 		}
 		hasParent[v] = true
 		g.next[u] = append(g.next[u], v)
+		return nil
 	}
-	tail := prompt[3*d*l:]
+	if s.p.Layout == PathsChains {
+		w := l + 2
+		for a := range d {
+			chain := prompt[a*w : (a+1)*w]
+			for i, t := range chain {
+				if (i < w-1 && !s.isNode[t]) || (i == w-1 && t != s.edgeSep) {
+					return nil, fmt.Errorf("paths prompt: chain %d (tokens %d..%d) is not %d nodes then \"|\"", a, a*w, (a+1)*w-1, l+1)
+				}
+			}
+			if chain[0] != prompt[0] {
+				return nil, fmt.Errorf("paths prompt: chain %d starts at %s, chain 0 at %s: every chain starts at the start", a, s.tk.Token(chain[0]), s.tk.Token(prompt[0]))
+			}
+			for i := 1; i <= l; i++ {
+				if err := addEdge(chain[i-1], chain[i], fmt.Sprintf("chain %d", a)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	} else {
+		for e := 0; e < d*l; e++ {
+			u, v, sep := prompt[3*e], prompt[3*e+1], prompt[3*e+2]
+			if !s.isNode[u] || !s.isNode[v] || sep != s.edgeSep {
+				return nil, fmt.Errorf("paths prompt: edge %d (tokens %d..%d) is not \"node node |\"", e, 3*e, 3*e+2)
+			}
+			if err := addEdge(u, v, fmt.Sprintf("edge %d", e)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	tail := prompt[len(prompt)-5:]
 	if tail[0] != s.from || !s.isNode[tail[1]] || tail[2] != s.to || !s.isNode[tail[3]] || tail[4] != s.sep {
 		return nil, fmt.Errorf("paths prompt: the last 5 tokens are not \"from START to GOAL =\"")
 	}
@@ -294,6 +362,12 @@ func (s *paths) gap() string {
 	if s.p.ArmLen == 1 {
 		return fmt.Sprintf("paths with arm_len 1 (gap closed): the goal is a child of the start, so writing the 1-token answer is one edge lookup, "+
 			"the same check a verifier makes; %d arms", s.p.Arms)
+	}
+	if s.p.Layout == PathsChains {
+		return fmt.Sprintf("paths, chains layout (gap open, knob arm_len = %d): checking a completion is one edge lookup per step and one comparison of its "+
+			"last node with the goal; following an arm is copying the next node of its chain, but the first step is the chain whose last node is "+
+			"the goal, a jump back of %d positions from the goal's occurrence, before the first token (a policy that cannot make it guesses among %d arms)",
+			s.p.ArmLen, s.p.ArmLen-1, s.p.Arms)
 	}
 	return fmt.Sprintf("paths (gap open, knob arm_len = %d): checking a completion is one edge lookup per step and one comparison of its last node "+
 		"with the goal; writing it needs the first of %d steps right, which is the arm whose far end is the goal: %d hops of chaining backwards "+

@@ -66,12 +66,68 @@ func TestPathsGoldHandComputed(t *testing.T) {
 	}
 }
 
+// The chains layout writes the same graph as arms: the same reference and
+// the same gold as the edges layout of the hand-computed test above.
+func must(ref []int32, err error) []int32 {
+	if err != nil {
+		panic(err)
+	}
+	return ref
+}
+
+func TestPathsChainsLayoutIsTheSameGraph(t *testing.T) {
+	edges := mustLoad(t, "paths,arms=2,arm_len=3")
+	chains := mustLoad(t, "paths,layout=chains,arms=2,arm_len=3")
+	pe := pathsPrompt(t, edges, []string{"n2 n3", "n0 n4", "n5 n6", "n0 n1", "n4 n5", "n1 n2"}, "n0", "n3")
+	pc := encode(t, chains, "n0 n4 n5 n6 | n0 n1 n2 n3 | from n0 to n3 =")
+	if got := chains.Decode(must(chains.Reference(pc))); got != "n1 n2 n3" {
+		t.Fatalf("chains reference %q, want the goal's arm n1 n2 n3", got)
+	}
+	for _, c := range []string{"n1 n2 n3", "n4 n5 n6", "n1 n2", "", "n1 n2 n3 n4", "n2 n3", "n3", "n1 n5 n6", "n1 | n3", "n0 n1"} {
+		if ge, gc := gold(t, edges, pe, c), gold(t, chains, pc, c); ge != gc {
+			t.Errorf("gold(%q): edges layout %v, chains layout %v", c, ge, gc)
+		}
+	}
+	// Generated prompts: "S a1 … aL |" per arm, every chain from the same start.
+	for _, p := range chains.Prompts(Train, 0, 200) {
+		if len(p) != 2*(3+2)+5 {
+			t.Fatalf("chains prompt %q has %d tokens, want %d", chains.Decode(p), len(p), 2*(3+2)+5)
+		}
+		if p[0] != p[5] || p[0] != p[len(p)-4] {
+			t.Fatalf("chains prompt %q: the chains and the question do not share the start", chains.Decode(p))
+		}
+	}
+	bad := map[string]string{
+		"n0 n4 n5 n6 | n0 n1 n2 n3 | from n0 to n9 =": "goal n9 is not the end of an arm",
+		"n0 n4 n5 n6 | n7 n1 n2 n3 | from n0 to n3 =": "chain 1 starts at n7, chain 0 at n0",
+		"n0 n4 n5 n6 | n0 n1 n2 n5 | from n0 to n5 =": "node n5 has two incoming edges (chain 1)",
+		"n0 n4 n5 n6 n0 | n1 n2 n3 | from n0 to n3 =": "chain 0 (tokens 0..4) is not 4 nodes then \"|\"",
+		"n0 n4 n5 n6 | n0 n1 n2 | n3 from n0 to n3 =": "chain 1 (tokens 5..9) is not 4 nodes then \"|\"",
+		"n0 n4 n5 n6 | from n0 to n6 =":               "prompt has 10 tokens, want 15 (arms 2 chains",
+	}
+	for text, want := range bad {
+		_, err := chains.Reference(encode(t, chains, text))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Reference(%q) error = %v, want it to contain %q", text, err, want)
+		}
+	}
+	if _, err := Load("paths,layout=grid"); err == nil || !strings.Contains(err.Error(), `params.layout = "grid": want "edges" or "chains"`) {
+		t.Errorf("Load(layout=grid) error = %v", err)
+	}
+}
+
 // Every prompt is a path-star graph on distinct nodes whose goal ends one
 // arm; the goal's arm is uniform over arms; a policy that guesses the first
 // step and then follows the arm (what imitation learns without planning)
 // earns the expected (1/arms)·goal_reward less than the reference.
 func TestPathsPromptsAreStarGraphs(t *testing.T) {
-	tk := mustLoad(t, "paths")
+	for _, spec := range []string{"paths", "paths,layout=chains"} {
+		t.Run(spec, func(t *testing.T) { testPathsPromptsAreStarGraphs(t, spec) })
+	}
+}
+
+func testPathsPromptsAreStarGraphs(t *testing.T, spec string) {
+	tk := mustLoad(t, spec)
 	fam := tk.fam.(*paths)
 	counts := make([]int, fam.p.Arms)
 	var refSum, guessSum float64

@@ -362,6 +362,8 @@ func TestReferenceIsTheExactMaximumOnSmallTasks(t *testing.T) {
 		{"paths,nodes=5,arms=2,arm_len=2,horizon=3,seed=4", true},
 		{"paths,nodes=7,arms=3,arm_len=2,horizon=3,edge_reward=0.3,invalid_penalty=0", true},
 		{"paths,nodes=5,arms=4,arm_len=1,horizon=3", true},
+		{"paths,layout=chains,nodes=6,arms=2,arm_len=2,horizon=4", true},
+		{"paths,layout=chains,nodes=7,arms=3,arm_len=2,horizon=3,seed=2", true},
 	} {
 		tk := mustLoad(t, c.spec)
 		words := outputWords(tk)
