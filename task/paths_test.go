@@ -66,8 +66,7 @@ func TestPathsGoldHandComputed(t *testing.T) {
 	}
 }
 
-// The chains layout writes the same graph as arms: the same reference and
-// the same gold as the edges layout of the hand-computed test above.
+// must unwraps a reference the test knows is well-formed.
 func must(ref []int32, err error) []int32 {
 	if err != nil {
 		panic(err)
@@ -75,6 +74,8 @@ func must(ref []int32, err error) []int32 {
 	return ref
 }
 
+// The chains layout writes the same graph as arms: the same reference and
+// the same gold as the edges layout of the hand-computed test above.
 func TestPathsChainsLayoutIsTheSameGraph(t *testing.T) {
 	edges := mustLoad(t, "paths,arms=2,arm_len=3")
 	chains := mustLoad(t, "paths,layout=chains,arms=2,arm_len=3")
