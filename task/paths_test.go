@@ -66,6 +66,18 @@ func TestPathsGoldHandComputed(t *testing.T) {
 	}
 }
 
+// checkReferenceErrors asks for the reference of each malformed prompt (text →
+// the error it must name).
+func checkReferenceErrors(t *testing.T, tk *Task, bad map[string]string) {
+	t.Helper()
+	for text, want := range bad {
+		_, err := tk.Reference(encode(t, tk, text))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Reference(%q) error = %v, want it to contain %q", text, err, want)
+		}
+	}
+}
+
 // must unwraps a reference the test knows is well-formed.
 func must(ref []int32, err error) []int32 {
 	if err != nil {
@@ -106,12 +118,7 @@ func TestPathsChainsLayoutIsTheSameGraph(t *testing.T) {
 		"n0 n4 n5 n6 | n0 n1 n2 | n3 from n0 to n3 =": "chain 1 (tokens 5..9) is not 4 nodes then \"|\"",
 		"n0 n4 n5 n6 | from n0 to n6 =":               "prompt has 10 tokens, want 15 (arms 2 chains",
 	}
-	for text, want := range bad {
-		_, err := chains.Reference(encode(t, chains, text))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Reference(%q) error = %v, want it to contain %q", text, err, want)
-		}
-	}
+	checkReferenceErrors(t, chains, bad)
 	if _, err := Load("paths,layout=grid"); err == nil || !strings.Contains(err.Error(), `params.layout = "grid": want "edges" or "chains"`) {
 		t.Errorf("Load(layout=grid) error = %v", err)
 	}
@@ -194,12 +201,7 @@ func TestPathsErrorsNameTheProblem(t *testing.T) {
 		"n1 n2 n0 n1 | n0 n3 | n3 n4 | from n0 to n4 = =": "edge 0 (tokens 0..2) is not \"node node |\"",
 		"n0 n1 | n0 n3 | n3 n4 | from n0 to n4 =":         "prompt has 14 tokens, want 17",
 	}
-	for text, want := range bad {
-		_, err := tk.Reference(encode(t, tk, text))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Reference(%q) error = %v, want it to contain %q", text, err, want)
-		}
-	}
+	checkReferenceErrors(t, tk, bad)
 }
 
 // The paths presets demonstrate the reference (rate 0): the policy's errors
